@@ -1,0 +1,1 @@
+//! Configuration file schema and conversion into engine configs.

@@ -1,0 +1,1 @@
+//! Control protocol between hitlessd and hitlessctl.

@@ -1,0 +1,1 @@
+//! Production crypto provider for hitless, on aws-lc-rs.

@@ -1,0 +1,3 @@
+//! hitlessctl: control CLI for hitlessd.
+
+fn main() {}

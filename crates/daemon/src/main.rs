@@ -1,0 +1,3 @@
+//! hitlessd: the hitless IKEv2/IPsec daemon.
+
+fn main() {}

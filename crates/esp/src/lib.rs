@@ -1,0 +1,1 @@
+//! Sans-IO userspace ESP engine: SAD, SPD, encapsulation, anti-replay.

@@ -1,0 +1,1 @@
+//! Sans-IO HA state sync between cluster nodes.

@@ -1,0 +1,1 @@
+//! OS adapters: UDP sockets, TUN devices, netns helpers.
