@@ -15,6 +15,8 @@
 //! [§2.18]: https://www.rfc-editor.org/rfc/rfc7296#section-2.18
 //! [RFC 9370]: https://www.rfc-editor.org/rfc/rfc9370
 
+#[cfg(feature = "conformance")]
+pub mod conformance;
 pub mod derive;
 pub mod provider;
 pub mod secret;
