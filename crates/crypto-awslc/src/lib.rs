@@ -1,1 +1,86 @@
-//! Production crypto provider for hitless, on aws-lc-rs.
+//! The production crypto provider for hitless, on [aws-lc-rs].
+//!
+//! [`provider()`] returns a [`CryptoProvider`] with every algorithm hitless negotiates:
+//!
+//! | Kind | Algorithms |
+//! |---|---|
+//! | AEAD (SK payloads, ESP) | AES-GCM-16 with 128- and 256-bit keys ([RFC 4106], [RFC 5282]), ChaCha20-Poly1305 ([RFC 7634]) |
+//! | Cipher | AES-CBC with 128- and 256-bit keys, unpadded ([RFC 3602]) |
+//! | Integrity | HMAC-SHA2-256-128, HMAC-SHA2-384-192, HMAC-SHA2-512-256 ([RFC 4868]), HMAC-SHA1-96 ([RFC 2404]) |
+//! | PRF | HMAC-SHA2-256/384/512 ([RFC 4868]), HMAC-SHA1 ([RFC 2104]) |
+//! | Key exchange | X25519 (31, [RFC 8031]), ECP-256 (19) and ECP-384 (20) ([RFC 5903]), ML-KEM-768 (36, [FIPS 203]), MODP-2048 (14) and MODP-3072 (15) ([RFC 3526]) |
+//! | Hash | SHA-1, SHA-256, SHA-384, SHA-512 |
+//! | Random | AWS-LC's DRBG (`aws_lc_rs::rand::SystemRandom`) |
+//!
+//! aws-lc-rs has no finite-field Diffie-Hellman, so the MODP groups use the constant-time
+//! Montgomery arithmetic of `crypto-bigint` (see `kex/modp.rs`).
+//!
+//! Keys are expanded once ([`Aead::new_key`](hitless_crypto::Aead::new_key) and friends) and the
+//! per-packet operations take `&self` and allocate nothing.
+//!
+//! [aws-lc-rs]: https://docs.rs/aws-lc-rs
+//! [RFC 2104]: https://www.rfc-editor.org/rfc/rfc2104
+//! [RFC 2404]: https://www.rfc-editor.org/rfc/rfc2404
+//! [RFC 3526]: https://www.rfc-editor.org/rfc/rfc3526
+//! [RFC 3602]: https://www.rfc-editor.org/rfc/rfc3602
+//! [RFC 4106]: https://www.rfc-editor.org/rfc/rfc4106
+//! [RFC 4868]: https://www.rfc-editor.org/rfc/rfc4868
+//! [RFC 5282]: https://www.rfc-editor.org/rfc/rfc5282
+//! [RFC 5903]: https://www.rfc-editor.org/rfc/rfc5903
+//! [RFC 7634]: https://www.rfc-editor.org/rfc/rfc7634
+//! [RFC 8031]: https://www.rfc-editor.org/rfc/rfc8031
+//! [FIPS 203]: https://csrc.nist.gov/pubs/fips/203/final
+
+use std::sync::Arc;
+
+use hitless_crypto::CryptoProvider;
+
+mod aead;
+mod cipher;
+mod hash;
+mod integ;
+mod kex;
+mod prf;
+mod random;
+
+/// The production provider: every algorithm of the crate documentation, with AWS-LC's random
+/// source.
+///
+/// Each table lists algorithms in hitless's order of preference.
+pub fn provider() -> CryptoProvider {
+    CryptoProvider {
+        aeads: vec![
+            &aead::AES_256_GCM_16,
+            &aead::AES_128_GCM_16,
+            &aead::CHACHA20_POLY1305,
+        ],
+        ciphers: vec![&cipher::AES_256_CBC, &cipher::AES_128_CBC],
+        integs: vec![
+            &integ::HMAC_SHA2_256_128,
+            &integ::HMAC_SHA2_384_192,
+            &integ::HMAC_SHA2_512_256,
+            &integ::HMAC_SHA1_96,
+        ],
+        prfs: vec![
+            &prf::HMAC_SHA2_256,
+            &prf::HMAC_SHA2_384,
+            &prf::HMAC_SHA2_512,
+            &prf::HMAC_SHA1,
+        ],
+        key_exchanges: vec![
+            &kex::ecdh::X25519,
+            &kex::ecdh::ECP_256,
+            &kex::ecdh::ECP_384,
+            &kex::mlkem::ML_KEM_768,
+            &kex::modp::MODP_3072,
+            &kex::modp::MODP_2048,
+        ],
+        hashes: vec![
+            &hash::SHA1,
+            &hash::SHA2_256,
+            &hash::SHA2_384,
+            &hash::SHA2_512,
+        ],
+        random: Arc::new(random::SystemRandom::new()),
+    }
+}
