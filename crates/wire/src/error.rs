@@ -1,4 +1,8 @@
-//! Parse errors that say which payload and which field failed.
+//! Parse and emit errors that say which payload and which field failed.
+//!
+//! Parse errors come from the network and feed the engine's choice of answer (RFC 7296 §2.21:
+//! INVALID_SYNTAX, UNSUPPORTED_CRITICAL_PAYLOAD, INVALID_MAJOR_VERSION). Emit errors come from a
+//! locally built representation whose values do not fit their wire fields.
 
 use crate::registry::PayloadType;
 
@@ -57,5 +61,37 @@ impl ParseError {
             field,
             kind,
         }
+    }
+
+    /// The same error attributed to `payload` (views shared by IDi/IDr or TSi/TSr, and the
+    /// generic header, do not know which payload they are part of).
+    pub(crate) const fn in_payload(self, payload: PayloadType) -> Self {
+        Self { payload, ..self }
+    }
+}
+
+/// A representation that cannot be emitted because a value does not fit its wire field (for
+/// example a payload body over 65,531 bytes, more than 255 transforms, or a TLV attribute type
+/// with the AF bit set).
+///
+/// Representations produced by the parsers always fit; only locally built ones can fail.
+#[derive(Clone, Copy, Debug, Eq, PartialEq, thiserror::Error)]
+#[error("cannot emit {payload} payload: field {field} out of range")]
+pub struct EmitError {
+    /// The payload being emitted, [`PayloadType::NONE`] for the IKE header and non-IKE formats.
+    pub payload: PayloadType,
+    /// The field whose value does not fit.
+    pub field: &'static str,
+}
+
+impl EmitError {
+    /// Builds an error for `field` of `payload`.
+    pub const fn new(payload: PayloadType, field: &'static str) -> Self {
+        Self { payload, field }
+    }
+
+    /// The same error attributed to `payload`.
+    pub(crate) const fn in_payload(self, payload: PayloadType) -> Self {
+        Self { payload, ..self }
     }
 }

@@ -12,10 +12,12 @@
 //! Nothing here panics on any input: every length is checked and errors are typed
 //! ([`ParseError`]), naming the payload and field.
 
+mod bytes;
 pub mod error;
 pub mod esp;
 pub mod ike;
 pub mod registry;
 
+pub use error::EmitError;
 pub use error::ParseError;
 pub use error::ParseErrorKind;

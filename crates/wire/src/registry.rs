@@ -319,6 +319,8 @@ registry! {
         DER_ASN1_DN = 9,
         DER_ASN1_GN = 10,
         KEY_ID = 11,
+        /// RFC 7619 §3: no identity (NULL authentication); the data is empty.
+        NULL = 13,
     }
 }
 

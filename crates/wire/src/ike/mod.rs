@@ -18,6 +18,7 @@
 
 use std::net::IpAddr;
 
+use crate::error::EmitError;
 use crate::error::ParseError;
 use crate::registry::AuthMethod;
 use crate::registry::CertEncoding;
@@ -432,6 +433,12 @@ pub struct ParsedMessage<'a> {
 
 /// Parses an IKE header at the start of `bytes`, with its length checks (version, length field
 /// against the buffer).
+///
+/// # Errors
+///
+/// `Truncated` for fewer than 28 bytes; `UnsupportedVersion` for a major version other than 2
+/// (checked before the lengths, RFC 7296 §2.5); `BadLength`, `Truncated` or `TrailingData` when
+/// the length field is not the length of `bytes`.
 pub fn parse_header(bytes: &[u8]) -> Result<Header, ParseError> {
     header::parse(bytes)
 }
@@ -449,42 +456,143 @@ pub fn parse_message(bytes: &[u8]) -> Result<ParsedMessage<'_>, ParseError> {
 
 /// Parses a chain of payloads that starts with `first` and ends with NONE (the plaintext of an
 /// SK payload).
+///
+/// # Errors
+///
+/// As for [`parse_message`]; an SK or SKF payload inside the chain is an `InvalidValue`.
 pub fn parse_payload_chain(first: PayloadType, bytes: &[u8]) -> Result<Vec<Payload>, ParseError> {
     chain::parse_chain(first, bytes)
 }
 
 /// Emits a chain of payloads with their generic headers; the last one's Next Payload is
 /// `next_after_last` (NONE, or SK when unencrypted payloads precede an SK payload).
+///
+/// # Panics
+///
+/// If a value does not fit its wire field (see [`EmitError`]); parsed payloads always fit. Use
+/// [`try_emit_payload_chain`] for payloads built from unchecked input.
 pub fn emit_payload_chain(payloads: &[Payload], next_after_last: PayloadType) -> Vec<u8> {
+    try_emit_payload_chain(payloads, next_after_last).unwrap_or_else(|error| panic!("{error}"))
+}
+
+/// [`emit_payload_chain`] that reports a value that does not fit instead of panicking.
+///
+/// # Errors
+///
+/// A value that does not fit its wire field.
+pub fn try_emit_payload_chain(
+    payloads: &[Payload],
+    next_after_last: PayloadType,
+) -> Result<Vec<u8>, EmitError> {
     chain::emit_chain(payloads, next_after_last)
 }
 
 /// Emits an unencrypted message. The header's `next_payload` and `length` are computed.
+///
+/// # Panics
+///
+/// If a value does not fit its wire field (see [`EmitError`]); use [`try_emit_message`] for
+/// payloads built from unchecked input.
 pub fn emit_message(header: &Header, payloads: &[Payload]) -> Vec<u8> {
+    try_emit_message(header, payloads).unwrap_or_else(|error| panic!("{error}"))
+}
+
+/// [`emit_message`] that reports a value that does not fit instead of panicking.
+///
+/// # Errors
+///
+/// A value that does not fit its wire field.
+pub fn try_emit_message(header: &Header, payloads: &[Payload]) -> Result<Vec<u8>, EmitError> {
     chain::emit_message(header, payloads)
 }
 
 /// Emits a message whose payload chain is an SK (or SKF) payload with `body_len` bytes of IV,
 /// ciphertext and ICV, and returns it with the offset where the body starts. The caller fills
 /// the body in place; the bytes before the offset are the AEAD associated data.
+///
+/// # Panics
+///
+/// If the SK payload would exceed 65,535 bytes; use [`try_emit_encrypted_message`] to get an
+/// error instead.
 pub fn emit_encrypted_message(
     header: &Header,
     kind: EncryptedKind,
     first_inner: PayloadType,
     body_len: usize,
 ) -> (Vec<u8>, usize) {
-    chain::emit_encrypted(header, kind, first_inner, body_len)
+    try_emit_encrypted_message(header, kind, first_inner, body_len)
+        .unwrap_or_else(|error| panic!("{error}"))
+}
+
+/// [`emit_encrypted_message`] that reports a body too long for the payload length field instead
+/// of panicking.
+///
+/// # Errors
+///
+/// A body that makes the SK or SKF payload longer than 65,535 bytes.
+pub fn try_emit_encrypted_message(
+    header: &Header,
+    kind: EncryptedKind,
+    first_inner: PayloadType,
+    body_len: usize,
+) -> Result<(Vec<u8>, usize), EmitError> {
+    chain::emit_with_encrypted(header, &[], Some((kind, first_inner, body_len)))
 }
 
 /// One line describing a message, for logs and transcripts:
 /// `IKE_AUTH request mid=1 [IDi AUTH SA TSi TSr N(INITIAL_CONTACT)]`.
+///
+/// `payloads` are the payloads known so far; `encrypted` says the message also carries an SK
+/// payload that has not been decrypted, shown as `SK` after them (`[SK]` for a typical
+/// encrypted message before decryption).
 pub fn summary(header: &Header, payloads: &[Payload], encrypted: bool) -> String {
     summary::summarize(header, payloads, encrypted)
 }
 
+/// The most payloads accepted in one chain (outer or inner); a resource limit against hostile
+/// input, far above the dozen or so a real message carries.
+pub const MAX_PAYLOADS: usize = 256;
+/// The most proposals accepted in one SA payload.
+pub const MAX_PROPOSALS: usize = 64;
+/// The most transforms accepted in one proposal.
+pub const MAX_TRANSFORMS: usize = 64;
+/// The most attributes accepted in one transform (RFC 7296 defines only KEY_LENGTH).
+pub const MAX_ATTRIBUTES: usize = 16;
+/// The most attributes accepted in one Configuration payload.
+pub const MAX_CFG_ATTRIBUTES: usize = 256;
+
 mod chain;
+mod cp;
+mod eap;
+mod encrypted;
 mod header;
+mod id;
+mod ke;
+mod notify;
+mod payload;
+mod sa;
 mod summary;
+mod ts;
+
+pub use cp::CfgAttributePacket;
+pub use cp::CpPacket;
+pub use eap::EapPacket;
+pub use encrypted::FragmentPacket;
+pub use header::Packet;
+pub use id::AuthPacket;
+pub use id::CertPacket;
+pub use id::IdPacket;
+pub use ke::KePacket;
+pub use ke::MAX_NONCE_LEN;
+pub use ke::MIN_NONCE_LEN;
+pub use notify::DeletePacket;
+pub use notify::NotifyPacket;
+pub use payload::PayloadPacket;
+pub use sa::AttributePacket;
+pub use sa::ProposalPacket;
+pub use sa::TransformPacket;
+pub use ts::SelectorPacket;
+pub use ts::TsPacket;
 
 /// Used by `TsPayload` and traffic selector emitters.
 pub(crate) fn ts_type_of(selector: &TrafficSelector) -> TsType {
