@@ -299,6 +299,7 @@ fn ipv4_checksum(header: &[u8]) -> u16 {
 const DEFAULT_TTL: u8 = 64;
 
 #[cfg(test)]
+#[allow(clippy::cast_possible_truncation)]
 pub(crate) mod tests {
     use super::*;
 

@@ -166,13 +166,12 @@ impl SaCore {
         let seq = self.sequence.fetch_add(1, Ordering::Relaxed) + 1;
         if seq > self.last_sequence {
             self.raise(events, ExpireFlag::HardSequence);
-            self.kill();
             return Err(DropReason::SequenceExhausted);
         }
         if seq >= self.soft_sequence {
             self.raise(events, ExpireFlag::SoftSequence);
         }
-        if checkpoint_every.is_some_and(|every| seq % every == 0) {
+        if checkpoint_every.is_some_and(|every| seq.is_multiple_of(every)) {
             events.push(self.checkpoint_event(seq));
         }
         Ok(seq)
@@ -299,7 +298,8 @@ impl SaCore {
             packets: self.packets.load(Ordering::Relaxed),
             bytes: self.bytes.load(Ordering::Relaxed),
             sequence: self.current_sequence(),
-            expired: self.dead.load(Ordering::Relaxed),
+            expired: self.dead.load(Ordering::Relaxed)
+                || self.raised.load(Ordering::Relaxed) & ExpireFlag::HardSequence as u8 != 0,
         }
     }
 

@@ -215,7 +215,7 @@ impl Transform {
                 ..
             } => {
                 let body_len = esp.len() - header_len - icv_len;
-                if body_len == 0 || body_len % block_len != 0 {
+                if body_len == 0 || !body_len.is_multiple_of(*block_len) {
                     return Err(DropReason::Malformed);
                 }
                 // RFC 4303 §3.4.4: verify the ICV before decrypting.
