@@ -2,10 +2,29 @@
 //! and GSO/GRO, routes and addresses over rtnetlink, and network-namespace helpers for tests.
 //!
 //! This is one of the two crates allowed `unsafe` (for system calls); each module that needs
-//! it says so with `#[allow(unsafe_code)]`, and every block carries a `// SAFETY:` comment.
-//! The packet-processing parts ([`checksum`], [`vnet`], [`offload`]) are pure and tested
-//! without a kernel. See `docs/design/io.md` for how the data-plane workers use these pieces.
+//! it says so with `#![allow(unsafe_code)]`, and every block carries a `// SAFETY:` comment.
+//! The packet-processing parts ([`checksum`], [`vnet`], [`offload`], [`batch`], [`port4500`])
+//! are pure and tested without a kernel. `docs/design/io.md` shows how the data-plane workers
+//! put the pieces together.
 
+pub mod batch;
 pub mod checksum;
+pub mod error;
+mod fd;
+pub mod netlink;
+pub mod netns;
 pub mod offload;
+pub mod port4500;
+pub mod raw_esp;
+pub mod recv;
+pub mod signal;
+mod sockaddr;
+pub mod tun;
+pub mod udp;
 pub mod vnet;
+
+pub use batch::GsoBatch;
+pub use error::SysError;
+pub use recv::{RecvBatch, RecvMeta};
+pub use tun::{Offloads, TunConfig, TunDevice, TunQueue};
+pub use udp::{UdpConfig, UdpSocket};
