@@ -156,19 +156,19 @@ fn encap_offload(tun: &TunQueue, udp: &UdpSocket, peer: SocketAddr, c: &Counters
             c.drops.fetch_add(1, Ordering::Relaxed);
             continue;
         };
-        let mut pkts = 0;
         let mut bytes = 0;
-        while let Some(len) = segs.next_len() {
-            if batch.remaining() < len || !batch.has_room_for_run() {
-                send(udp, &mut batch, peer, c);
-            }
-            if segs.write_next(batch.spare()).is_err() || !batch.commit(len) {
-                c.drops.fetch_add(1, Ordering::Relaxed);
-                break;
-            }
-            pkts += 1;
-            bytes += len as u64;
-        }
+        let filled = batch.fill_from(
+            &mut segs,
+            0,
+            0,
+            |_, len| {
+                bytes += len as u64;
+                Some(len)
+            },
+            |b| send(udp, b, peer, c),
+        );
+        let pkts = filled.committed as u64;
+        c.drops.fetch_add(filled.dropped as u64, Ordering::Relaxed);
         send(udp, &mut batch, peer, c);
         c.encap_pkts.fetch_add(pkts, Ordering::Relaxed);
         c.encap_bytes.fetch_add(bytes, Ordering::Relaxed);

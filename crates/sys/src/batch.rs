@@ -9,6 +9,8 @@
 
 use std::ops::Range;
 
+use crate::offload::Segments;
+
 /// Most segments in one UDP GSO message (the kernel's `UDP_MAX_SEGMENTS` is at least 64).
 pub const MAX_GSO_SEGMENTS: usize = 64;
 /// Most payload bytes in one UDP GSO message (below the 65,507 bytes an IPv4 datagram holds).
@@ -22,6 +24,15 @@ pub struct GsoBatch {
     buf: Box<[u8]>,
     len: usize,
     runs: Vec<Run>,
+}
+
+/// What [`GsoBatch::fill_from`] did.
+#[derive(Clone, Copy, Debug, Default, Eq, PartialEq)]
+pub struct Filled {
+    /// Segments committed to the batch.
+    pub committed: usize,
+    /// Segments dropped (refused by `seal`, or malformed).
+    pub dropped: usize,
 }
 
 /// Equal-sized datagrams (the last may be shorter) sent as one GSO message.
@@ -98,6 +109,51 @@ impl GsoBatch {
         true
     }
 
+    /// Writes the remaining segments of a TUN packet into the batch, each at `headroom` bytes
+    /// into its slot, and commits what `seal` makes of it.
+    ///
+    /// `seal(slot, inner_len)` gets the slot (`headroom + inner_len + tailroom` bytes, the
+    /// inner packet at `slot[headroom..]`), encapsulates in place (an ESP header into the
+    /// headroom, trailer and ICV into the tailroom) and returns the datagram's length counted
+    /// from `slot[0]`, or `None` to drop this segment. For a plain relay: headroom and tailroom
+    /// 0, `seal = |_, n| Some(n)`. When the batch is full `flush` is called to send and clear
+    /// it. Returns the number of segments committed and dropped.
+    pub fn fill_from(
+        &mut self,
+        segments: &mut Segments<'_>,
+        headroom: usize,
+        tailroom: usize,
+        mut seal: impl FnMut(&mut [u8], usize) -> Option<usize>,
+        mut flush: impl FnMut(&mut Self),
+    ) -> Filled {
+        let mut filled = Filled::default();
+        while let Some(inner) = segments.next_len() {
+            let need = headroom + inner + tailroom;
+            if self.remaining() < need || !self.has_room_for_run() {
+                flush(self);
+                if self.remaining() < need {
+                    // Even an empty batch is too small: the caller's capacity is wrong.
+                    filled.dropped += 1;
+                    return filled;
+                }
+            }
+            let slot = &mut self.spare()[..need];
+            if segments.write_next(&mut slot[headroom..]).is_err() {
+                filled.dropped += 1;
+                return filled;
+            }
+            let Some(len) = seal(slot, inner).filter(|&l| l > 0 && l <= need) else {
+                filled.dropped += 1;
+                continue;
+            };
+            // Cannot fail: 0 < len <= need <= remaining, and a new run has room (checked).
+            let committed = self.commit(len);
+            debug_assert!(committed);
+            filled.committed += usize::from(committed);
+        }
+        filled
+    }
+
     /// The runs to send.
     pub fn runs(&self) -> &[Run] {
         &self.runs
@@ -160,6 +216,55 @@ mod tests {
         b.clear();
         assert!(b.is_empty());
         assert!(b.runs().is_empty());
+    }
+
+    #[test]
+    fn fill_from_writes_segments_at_the_headroom_and_flushes_when_full() {
+        use crate::offload::testutil::{Tcp, as_super_packet, tcp_packet};
+        use crate::vnet::GsoType;
+        let mut p = tcp_packet(&Tcp {
+            payload: vec![7; 10 * 1000],
+            ..Tcp::default()
+        });
+        let vnet = as_super_packet(&mut p, GsoType::TcpV4, 1000);
+        let mut segs = Segments::new(&vnet, &p).unwrap();
+        let mut batch = GsoBatch::new(4 * 1100);
+        let mut flushed = Vec::new();
+        let filled = batch.fill_from(
+            &mut segs,
+            16,
+            20,
+            |slot, inner| {
+                // A toy "encapsulation": 16-byte header, inner, 20-byte trailer.
+                assert_eq!(slot[16] >> 4, 4, "inner IPv4 packet at the headroom");
+                slot[..16].fill(0xee);
+                Some(16 + inner + 20)
+            },
+            |b| {
+                flushed.push(b.datagrams());
+                b.clear();
+            },
+        );
+        assert_eq!(
+            filled,
+            Filled {
+                committed: 10,
+                dropped: 0
+            }
+        );
+        assert_eq!(flushed, vec![4, 4]);
+        assert_eq!(batch.datagrams(), 2);
+        assert_eq!(batch.runs()[0].segment_size, 16 + 1052 + 20);
+        assert!(batch.as_bytes().starts_with(&[0xee; 16]));
+        let mut segs = Segments::new(&vnet, &p).unwrap();
+        let filled = batch.fill_from(&mut segs, 0, 0, |_, _| None, |b| b.clear());
+        assert_eq!(
+            filled,
+            Filled {
+                committed: 0,
+                dropped: 10
+            }
+        );
     }
 
     #[test]

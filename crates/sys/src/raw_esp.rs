@@ -118,6 +118,17 @@ impl RawEspSocket {
     }
 }
 
+impl RawEspSocket {
+    /// Waits up to `timeout_ms` (-1: forever) for a packet; true if one is ready.
+    ///
+    /// # Errors
+    ///
+    /// The OS error of `poll`.
+    pub fn wait_readable(&self, timeout_ms: i32) -> io::Result<bool> {
+        fd::poll_readable(self.fd.as_fd(), timeout_ms)
+    }
+}
+
 impl AsFd for RawEspSocket {
     fn as_fd(&self) -> BorrowedFd<'_> {
         self.fd.as_fd()

@@ -20,7 +20,7 @@ pub mod coalesce;
 mod ip;
 pub mod segment;
 #[cfg(test)]
-mod testutil;
+pub(crate) mod testutil;
 
 pub use coalesce::Coalescer;
 pub use segment::Segments;
