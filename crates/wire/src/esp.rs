@@ -277,6 +277,8 @@ fn error(field: &'static str, kind: ParseErrorKind) -> ParseError {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
 
     static PACKET_BYTES: [u8; 12] = [
@@ -426,5 +428,32 @@ mod tests {
             Udp4500::Esp(&PACKET_BYTES[..])
         );
         assert_eq!(classify_udp4500(&[1, 2, 3]), Udp4500::Invalid);
+    }
+
+    proptest! {
+        #[test]
+        fn header_round_trips(spi in 1..=u32::MAX, sequence_number in any::<u32>()) {
+            let header = Header { spi, sequence_number };
+            let mut bytes = [0; ESP_HEADER_LEN];
+            header.emit(&mut Packet::new_unchecked(&mut bytes[..])).unwrap();
+            let packet = Packet::new_checked(&bytes[..]).unwrap();
+            prop_assert_eq!(Header::parse(&packet).unwrap(), header);
+        }
+
+        #[test]
+        fn trailer_round_trips(
+            payload in proptest::collection::vec(any::<u8>(), 0..64),
+            block_size in prop_oneof![Just(1_usize), Just(4), Just(8), Just(16)],
+            next_header in any::<u8>(),
+        ) {
+            let trailer = Trailer::for_payload(payload.len(), block_size, next_header);
+            let mut plaintext = payload.clone();
+            plaintext.resize(payload.len() + trailer.buffer_len(), 0);
+            trailer.emit(&mut plaintext[payload.len()..]).unwrap();
+            prop_assert_eq!(plaintext.len() % block_size.max(4), 0);
+            let (inner, parsed) = Trailer::parse(&plaintext).unwrap();
+            prop_assert_eq!(inner, &payload[..]);
+            prop_assert_eq!(parsed, trailer);
+        }
     }
 }

@@ -561,6 +561,7 @@ pub const MAX_ATTRIBUTES: usize = 16;
 /// The most attributes accepted in one Configuration payload.
 pub const MAX_CFG_ATTRIBUTES: usize = 256;
 
+mod attribute;
 mod chain;
 mod cp;
 mod eap;
@@ -570,10 +571,13 @@ mod id;
 mod ke;
 mod notify;
 mod payload;
+#[cfg(test)]
+mod proptests;
 mod sa;
 mod summary;
 mod ts;
 
+pub use attribute::AttributePacket;
 pub use cp::CfgAttributePacket;
 pub use cp::CpPacket;
 pub use eap::EapPacket;
@@ -588,7 +592,6 @@ pub use ke::MIN_NONCE_LEN;
 pub use notify::DeletePacket;
 pub use notify::NotifyPacket;
 pub use payload::PayloadPacket;
-pub use sa::AttributePacket;
 pub use sa::ProposalPacket;
 pub use sa::TransformPacket;
 pub use ts::SelectorPacket;
