@@ -43,6 +43,36 @@ mod kex;
 mod prf;
 mod random;
 
+/// Hooks for this crate's known-answer tests (`tests/kat.rs`); not part of the API.
+#[doc(hidden)]
+pub mod testing {
+    use hitless_crypto::CryptoError;
+    use hitless_crypto::KePrivate;
+    use hitless_wire::registry::KeMethod;
+
+    use crate::kex::ecdh;
+
+    /// The initiator's half of an X25519 or ECP exchange with a FIXED private key (RFC 7748
+    /// §6.1 and RFC 5903 §8 publish their vectors that way). Never use outside tests.
+    ///
+    /// # Errors
+    ///
+    /// [`CryptoError::InvalidKeyLength`] for a malformed key, [`CryptoError::Library`] for a
+    /// method other than X25519, ECP-256 and ECP-384.
+    pub fn ecdh_with_private_key(
+        method: KeMethod,
+        private: &[u8],
+    ) -> Result<Box<dyn KePrivate>, CryptoError> {
+        let ecdh = match method {
+            KeMethod::CURVE25519 => &ecdh::X25519,
+            KeMethod::ECP_256 => &ecdh::ECP_256,
+            KeMethod::ECP_384 => &ecdh::ECP_384,
+            _ => return Err(CryptoError::Library),
+        };
+        ecdh.with_private_key(private)
+    }
+}
+
 /// The production provider: every algorithm of the crate documentation, with AWS-LC's random
 /// source.
 ///

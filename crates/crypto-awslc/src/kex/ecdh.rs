@@ -85,10 +85,26 @@ enum Encoding {
     Sec1WithoutPrefix,
 }
 
+impl Ecdh {
+    /// An initiator's half with a fixed private key: for known-answer tests only.
+    pub(crate) fn with_private_key(
+        &self,
+        private: &[u8],
+    ) -> Result<Box<dyn KePrivate>, CryptoError> {
+        let key = agreement::PrivateKey::from_private_key(self.curve.algorithm, private)
+            .map_err(|_| CryptoError::InvalidKeyLength)?;
+        Ok(Box::new(self.curve.with_key(key)?))
+    }
+}
+
 impl Curve {
     fn generate(self) -> Result<EcdhPrivate, CryptoError> {
         let key =
             agreement::PrivateKey::generate(self.algorithm).map_err(|_| CryptoError::Library)?;
+        self.with_key(key)
+    }
+
+    fn with_key(self, key: agreement::PrivateKey) -> Result<EcdhPrivate, CryptoError> {
         let public = key.compute_public_key().map_err(|_| CryptoError::Library)?;
         let public = match self.encoding {
             Encoding::Raw => public.as_ref(),
