@@ -7,16 +7,16 @@ cd "$(dirname "$0")/.."
 
 ./scripts/install-deps.sh
 
-echo "== unit, property and simulation tests"
 if cargo nextest --version >/dev/null 2>&1; then
-    cargo nextest run --workspace --locked --no-fail-fast
+    echo "== unit, property and simulation tests"
+    cargo nextest run --workspace --exclude hitless-e2e --locked --no-fail-fast
+    echo "== end-to-end tests in network namespaces (one at a time)"
+    cargo nextest run -p hitless-e2e --locked --no-fail-fast --test-threads 1
 else
-    cargo test --workspace --locked --no-fail-fast
+    echo "== unit, property and simulation tests"
+    cargo test --workspace --exclude hitless-e2e --locked --no-fail-fast
+    echo "== end-to-end tests in network namespaces (one at a time)"
+    cargo test -p hitless-e2e --locked --no-fail-fast -- --test-threads 1
 fi
 echo "== doc tests"
-cargo test --doc --workspace --locked
-
-if [ -x ./tests/e2e/run.sh ]; then
-    echo "== end-to-end tests in network namespaces"
-    ./tests/e2e/run.sh
-fi
+cargo test --doc --workspace --exclude hitless-e2e --locked
