@@ -15,6 +15,8 @@
 mod bytes;
 pub mod error;
 pub mod esp;
+#[cfg(any(fuzzing, test))]
+pub mod fuzzing;
 pub mod ike;
 pub mod registry;
 
