@@ -260,7 +260,7 @@ fn ike_settings(raw: &RawConfig, key: &KeyPath) -> Result<IkeSettings, Issue> {
             format!("{base} is out of range, expected a factor from 1.0 to 10.0"),
         ));
     }
-    let jitter_percent = section.retransmit_jitter.unwrap_or(0);
+    let jitter_percent = section.retransmit_jitter.unwrap_or(10);
     if jitter_percent > 100 {
         return Err(Issue::invalid(
             key.key("retransmit_jitter"),
@@ -692,7 +692,7 @@ fn private_key_from(contents: &[u8]) -> Result<PrivateKey, String> {
 fn ike_lifetime(raw: &RawConnection, key: &KeyPath) -> Result<IkeLifetime, Issue> {
     let rekey = raw
         .rekey_time
-        .map_or(Some(Duration::from_secs(4 * 3600)), |d| nonzero(d));
+        .map_or(Some(Duration::from_secs(4 * 3600)), nonzero);
     let reauth = raw.reauth_time.and_then(nonzero);
     let longest = rekey.max(reauth);
     let life = match raw.life_time {

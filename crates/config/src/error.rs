@@ -11,8 +11,11 @@ use std::path::Path;
 use std::path::PathBuf;
 
 /// A configuration file that cannot be used.
-#[derive(Debug, thiserror::Error)]
-pub struct ConfigError {
+#[derive(Debug)]
+pub struct ConfigError(Box<Details>);
+
+#[derive(Debug)]
+struct Details {
     kind: ErrorKind,
     file: PathBuf,
     location: Option<Location>,
@@ -20,7 +23,6 @@ pub struct ConfigError {
     message: String,
     expected: Option<String>,
     excerpt: Option<Excerpt>,
-    #[source]
     source: Option<io::Error>,
 }
 
@@ -41,8 +43,10 @@ pub enum ErrorKind {
     /// a certificate without its private key, a reference to an undefined pool).
     Inconsistent,
     /// A file the configuration names (PSK, certificate, key) is missing, unreadable or
-    /// readable by others.
+    /// readable by others, or a host name does not resolve.
     ReferencedFile,
+    /// A valid setting the IKE engine cannot carry out yet.
+    Unsupported,
 }
 
 /// A position in the configuration file, both 1-based; the column counts characters.
@@ -90,56 +94,56 @@ pub(crate) struct Issue {
 impl ConfigError {
     /// The kind of mistake.
     pub fn kind(&self) -> ErrorKind {
-        self.kind
+        self.0.kind
     }
 
     /// The configuration file.
     pub fn file(&self) -> &Path {
-        &self.file
+        &self.0.file
     }
 
     /// Line and column in the file, when the error has a position.
     pub fn location(&self) -> Option<Location> {
-        self.location
+        self.0.location
     }
 
     /// The line number, when the error has a position.
     pub fn line(&self) -> Option<usize> {
-        self.location.map(|location| location.line)
+        self.0.location.map(|location| location.line)
     }
 
     /// The key path, empty for errors about the whole file.
     pub fn key_path(&self) -> &KeyPath {
-        &self.key
+        &self.0.key
     }
 
     /// What is wrong, without the position.
     pub fn message(&self) -> &str {
-        &self.message
+        &self.0.message
     }
 
     /// What would have been accepted, when that can be said.
     pub fn expected(&self) -> Option<&str> {
-        self.expected.as_deref()
+        self.0.expected.as_deref()
     }
 
     /// A multi-line rendering with the offending source line and a caret, for terminals.
     pub fn render(&self) -> String {
         let mut out = format!("error: {}", self.headline());
-        let position = match self.location {
+        let position = match self.0.location {
             Some(location) => {
                 format!(
                     "{}:{}:{}",
-                    self.file.display(),
+                    self.0.file.display(),
                     location.line,
                     location.column
                 )
             }
-            None => self.file.display().to_string(),
+            None => self.0.file.display().to_string(),
         };
-        let (Some(location), Some(excerpt)) = (self.location, &self.excerpt) else {
+        let (Some(location), Some(excerpt)) = (self.0.location, &self.0.excerpt) else {
             out.push_str(&format!("\n  --> {position}"));
-            if let Some(expected) = &self.expected {
+            if let Some(expected) = &self.0.expected {
                 out.push_str(&format!("\n  = expected {expected}"));
             }
             return out;
@@ -155,14 +159,14 @@ impl ConfigError {
             " ".repeat(excerpt.start),
             "^".repeat(excerpt.width)
         ));
-        if let Some(expected) = &self.expected {
+        if let Some(expected) = &self.0.expected {
             out.push_str(&format!("\n{pad} = expected {expected}"));
         }
         out
     }
 
     pub(crate) fn read(file: &Path, source: io::Error) -> Self {
-        Self {
+        Self(Box::new(Details {
             kind: ErrorKind::Read,
             file: file.to_path_buf(),
             location: None,
@@ -171,7 +175,7 @@ impl ConfigError {
             expected: None,
             excerpt: None,
             source: Some(source),
-        }
+        }))
     }
 
     pub(crate) fn new(
@@ -180,7 +184,7 @@ impl ConfigError {
         location: Option<Location>,
         excerpt: Option<(String, usize, usize)>,
     ) -> Self {
-        Self {
+        Self(Box::new(Details {
             kind: issue.kind,
             file: file.to_path_buf(),
             location,
@@ -189,15 +193,15 @@ impl ConfigError {
             expected: issue.expected,
             excerpt: excerpt.map(|(text, start, width)| Excerpt { text, start, width }),
             source: issue.source,
-        }
+        }))
     }
 
     /// `key: message` or just the message.
     fn headline(&self) -> String {
-        if self.key.is_empty() {
-            self.message.clone()
+        if self.0.key.is_empty() {
+            self.0.message.clone()
         } else {
-            format!("{}: {}", self.key, self.message)
+            format!("{}: {}", self.0.key, self.0.message)
         }
     }
 }
@@ -271,14 +275,23 @@ impl Issue {
     }
 }
 
+impl std::error::Error for ConfigError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0
+            .source
+            .as_ref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.file.display())?;
-        if let Some(location) = self.location {
+        write!(f, "{}", self.0.file.display())?;
+        if let Some(location) = self.0.location {
             write!(f, ":{}:{}", location.line, location.column)?;
         }
         write!(f, ": {}", self.headline())?;
-        if let Some(expected) = &self.expected {
+        if let Some(expected) = &self.0.expected {
             write!(f, " (expected {expected})")?;
         }
         Ok(())

@@ -213,7 +213,7 @@ fn open_regular(path: &Path) -> Result<(File, u32), FileError> {
 fn decode_hex(hex: &[u8]) -> Option<SecretBytes> {
     let digits: Zeroizing<Vec<u8>> =
         Zeroizing::new(hex.iter().copied().filter(|c| *c != b':').collect());
-    if digits.is_empty() || digits.len() % 2 != 0 {
+    if digits.is_empty() || !digits.len().is_multiple_of(2) {
         return None;
     }
     let mut out = SecretBytes::zeroed(digits.len() / 2);

@@ -297,7 +297,7 @@ fn email(address: &str) -> Result<Identity, String> {
 
 fn key_id(hex: &str) -> Result<Identity, String> {
     let digits: String = hex.chars().filter(|c| *c != ':').collect();
-    if digits.is_empty() || digits.len() % 2 != 0 {
+    if digits.is_empty() || !digits.len().is_multiple_of(2) {
         return Err(format!(
             "key ID `{hex}` must be an even number of hex digits, expected e.g. @#0123abcd"
         ));

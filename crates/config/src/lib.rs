@@ -36,6 +36,7 @@ pub mod ts;
 pub mod units;
 
 mod convert;
+mod engine;
 mod locate;
 mod raw;
 mod text;
@@ -91,7 +92,7 @@ pub fn load_with(path: &Path, files: &dyn Files) -> Result<Config, ConfigError> 
 /// The first problem found, located in the text.
 pub fn parse(source: &str, path: &Path, files: &dyn Files) -> Result<Config, ConfigError> {
     let map = locate::SourceMap::new(path, source)?;
-    let raw: raw::RawConfig = toml::from_str(source).map_err(|e| map.from_toml(&e, false))?;
+    let raw: raw::RawConfig = toml::from_str(source).map_err(|e| map.toml_error(&e, false))?;
     let base_dir = path.parent().unwrap_or_else(|| Path::new("."));
     let context = convert::Context {
         config_file: path,
@@ -118,5 +119,6 @@ pub fn parse(source: &str, path: &Path, files: &dyn Files) -> Result<Config, Con
         pools: converted.pools,
         connections: converted.connections,
         warnings,
+        positions: map.positions(),
     })
 }

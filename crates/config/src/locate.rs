@@ -6,6 +6,7 @@
 
 use std::ops::Range;
 use std::path::Path;
+use std::path::PathBuf;
 
 use toml::Spanned;
 use toml::de::DeTable;
@@ -24,6 +25,35 @@ pub(crate) struct SourceMap<'a> {
     source: &'a str,
     /// Every key and value in the document with its span and path, in document order.
     nodes: Vec<Node>,
+}
+
+/// The position of every key path in a file, kept with the loaded [`crate::Config`] so that
+/// later checks (engine support) can point into the file.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Positions {
+    file: PathBuf,
+    entries: Vec<(KeyPath, Location)>,
+}
+
+impl Positions {
+    /// Locates `issue` at its key path or the nearest enclosing key that exists.
+    pub(crate) fn locate(&self, issue: Issue) -> ConfigError {
+        let mut segments = issue.key.segments();
+        let location = loop {
+            if segments.is_empty() {
+                break None;
+            }
+            if let Some((_, location)) = self
+                .entries
+                .iter()
+                .find(|(path, _)| path.segments() == segments)
+            {
+                break Some(*location);
+            }
+            segments = &segments[..segments.len() - 1];
+        };
+        ConfigError::new(issue, &self.file, location, None)
+    }
 }
 
 /// A key or value in the document.
@@ -47,13 +77,13 @@ impl<'a> SourceMap<'a> {
             source,
             nodes: Vec::new(),
         };
-        let root = DeTable::parse(source).map_err(|error| map.from_toml(&error, true))?;
+        let root = DeTable::parse(source).map_err(|error| map.toml_error(&error, true))?;
         collect_table(root.get_ref(), &KeyPath::root(), &mut map.nodes);
         Ok(map)
     }
 
     /// Turns a `toml` error (syntax or deserialization) into a located error.
-    pub(crate) fn from_toml(&self, error: &toml::de::Error, syntax: bool) -> ConfigError {
+    pub(crate) fn toml_error(&self, error: &toml::de::Error, syntax: bool) -> ConfigError {
         let span = error.span();
         let raw = error.message();
         let (kind, message) = if syntax {
@@ -89,6 +119,18 @@ impl<'a> SourceMap<'a> {
     pub(crate) fn locate(&self, issue: Issue) -> ConfigError {
         let span = self.span_of(&issue.key);
         self.error_at(issue, span)
+    }
+
+    /// The positions of every key path, to keep after the source is gone.
+    pub(crate) fn positions(&self) -> Positions {
+        Positions {
+            file: self.file.to_path_buf(),
+            entries: self
+                .nodes
+                .iter()
+                .map(|node| (node.path.clone(), self.position(node.value.clone()).0))
+                .collect(),
+        }
     }
 
     /// The position of the value at `path` (or of its nearest existing ancestor).
@@ -144,7 +186,7 @@ impl<'a> SourceMap<'a> {
             .map_or(self.source.len(), |i| start + i);
         let line = self.source[..start].matches('\n').count() + 1;
         let column_chars = self.source[line_start..start].chars().count();
-        let text = self.source[line_start..line_end].trim_end_matches('\r');
+        let text = redact(self.source[line_start..line_end].trim_end_matches('\r'));
         let width = self.source[start..end.min(line_end)].chars().count().max(1);
         (
             Location {
@@ -183,6 +225,21 @@ fn collect_value(value: &Spanned<DeValue<'_>>, path: &KeyPath, nodes: &mut Vec<N
             }
         }
         _ => {}
+    }
+}
+
+/// Hides the value of an inline `psk = …` line, so an error never echoes a secret.
+fn redact(line: &str) -> String {
+    let trimmed = line.trim_start();
+    let Some(rest) = trimmed.strip_prefix("psk") else {
+        return line.to_owned();
+    };
+    match rest.trim_start().strip_prefix('=') {
+        Some(_) => {
+            let indent = &line[..line.len() - trimmed.len()];
+            format!("{indent}psk = \"[redacted]\"")
+        }
+        None => line.to_owned(),
     }
 }
 

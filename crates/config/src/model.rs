@@ -18,9 +18,12 @@ pub use hitless_sadb::Mode;
 use serde::Deserialize;
 use serde::Deserializer;
 
+use crate::error::ConfigError;
+use crate::error::Issue;
 use crate::error::KeyPath;
 use crate::error::Location;
 use crate::identity::Identity;
+use crate::locate::Positions;
 use crate::proposal::EspProposal;
 use crate::proposal::IkeProposal;
 use crate::text::string_enum;
@@ -48,6 +51,8 @@ pub struct Config {
     pub connections: Vec<Connection>,
     /// Things that work but deserve the operator's attention (inline PSK, key log on).
     pub warnings: Vec<Warning>,
+    /// Where each key is in the file, for errors found after loading.
+    pub(crate) positions: Positions,
 }
 
 /// A non-fatal remark about the configuration.
@@ -377,6 +382,11 @@ pub struct Limits<T> {
 }
 
 impl Config {
+    /// Locates a problem found after loading at its key in the file.
+    pub(crate) fn locate(&self, issue: Issue) -> ConfigError {
+        self.positions.locate(issue)
+    }
+
     /// The connection named `name`.
     pub fn connection(&self, name: &str) -> Option<&Connection> {
         self.connections.iter().find(|c| c.name == name)

@@ -1,6 +1,8 @@
 //! Bad configuration input: every error names the file, line, column, key path and what was
 //! expected. These tests pin the messages an operator sees.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers panic on failure
+
 mod common;
 
 use std::os::unix::fs::PermissionsExt;
@@ -42,7 +44,9 @@ fn fail(source: &str) -> ConfigError {
 
 /// `file:line:column`, key path and message of an error, for compact assertions.
 fn summary(error: &ConfigError) -> (usize, usize, String, String) {
-    let location = error.location().expect("a location");
+    let Some(location) = error.location() else {
+        panic!("no location in {error}");
+    };
     (
         location.line,
         location.column,

@@ -1,5 +1,7 @@
 //! Every example configuration in `examples/` loads, and means what its comments say.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers panic on failure
+
 mod common;
 
 use std::net::IpAddr;
