@@ -11,16 +11,22 @@
 //! - [`pcap`] and [`keylog`]: a capture of the run and the Wireshark tables that decrypt it.
 //! - [`seeds()`]: the seed range of seed-looping scenarios (`SIM_SEEDS`).
 
+mod ike_view;
+pub mod invariant;
 pub mod keylog;
 pub mod link;
 pub mod mock_backend;
 pub mod nat;
 pub mod network;
+pub mod node;
 pub mod pcap;
 pub mod rng;
 pub mod seeds;
+pub mod sim;
 pub mod transcript;
 
+pub use invariant::Invariant;
+pub use invariant::Violation;
 pub use link::DropCause;
 pub use link::LinkParams;
 pub use link::LinkStats;
@@ -33,8 +39,19 @@ pub use network::NodeId;
 pub use network::Packet;
 pub use network::SendOutcome;
 pub use network::Transport;
+pub use node::Backend;
+pub use node::CryptoChoice;
+pub use node::DataPlaneKind;
+pub use node::Node;
+pub use node::NodeConfig;
 pub use rng::SimRng;
+pub use seeds::check_seed_list;
+pub use seeds::check_seeds;
 pub use seeds::seeds;
 pub use seeds::seeds_or;
+pub use sim::CaptureMode;
+pub use sim::Sim;
+pub use sim::Stalled;
+pub use sim::Step;
 pub use transcript::Fate;
 pub use transcript::Transcript;

@@ -61,8 +61,8 @@ impl MockBackend {
         self.events.pop_front()
     }
 
-    /// Makes the next `AddSa` (for `spi`, or any SPI when `None`) fail with `reason`; the engine
-    /// is told with [`BackendEvent::InstallFailed`] as the daemon would.
+    /// Makes the next `AddSa` (for `spi`, or any SPI when `None`) fail with `reason`. The
+    /// simulator tells the engine with [`BackendEvent::InstallFailed`], as the daemon would.
     pub fn fail_next_add(&mut self, spi: Option<Spi>, reason: &str) {
         self.failures.push_back(Failure {
             spi,
@@ -129,11 +129,6 @@ impl MockBackend {
             .position(|failure| failure.spi.is_none_or(|spi| spi == spec.spi))
             .and_then(|index| self.failures.remove(index));
         if let Some(failure) = scripted {
-            self.events.push_back(BackendEvent::InstallFailed {
-                spi: spec.spi,
-                direction: spec.direction,
-                reason: failure.reason.clone(),
-            });
             return Err(BackendError(failure.reason));
         }
         self.sas.insert((spec.spi, spec.direction), spec.clone());
@@ -296,16 +291,17 @@ mod tests {
     }
 
     #[test]
-    fn scripted_failure_reports_install_failed() {
+    fn scripted_failure_fails_once() {
         let mut backend = MockBackend::new();
         backend.fail_next_add(Some(Spi(1)), "SPI collision");
         let add = SaCommand::AddSa(Box::new(spec(1, Direction::Inbound)));
-        assert!(backend.apply(&add).is_err());
-        assert!(matches!(
-            backend.poll_event(),
-            Some(BackendEvent::InstallFailed { .. })
-        ));
+        assert_eq!(
+            backend.apply(&add),
+            Err(BackendError("SPI collision".into()))
+        );
+        assert_eq!(backend.installed().count(), 0);
         backend.apply(&add).unwrap();
+        assert_eq!(backend.installed().count(), 1);
     }
 
     #[test]

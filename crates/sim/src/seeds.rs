@@ -5,6 +5,8 @@
 use std::env;
 use std::ops::Range;
 
+use crate::sim::Stalled;
+
 /// How many seeds run when `SIM_SEEDS` is not set.
 pub const DEFAULT_SEEDS: Range<u64> = 0..16;
 
@@ -34,6 +36,32 @@ pub fn seeds_or(default: Range<u64>) -> impl Iterator<Item = u64> {
         Err(_) => default.collect(),
     };
     seeds.into_iter()
+}
+
+/// Runs `scenario` for every seed of [`seeds()`] and stops at the first failure.
+///
+/// # Panics
+///
+/// On the first failing seed, with the seed, the reason, the transcript and the command to
+/// rerun it: this is how a seed-looping test fails.
+pub fn check_seeds(scenario: impl FnMut(u64) -> Result<(), Stalled>) {
+    check_seed_list(seeds(), scenario);
+}
+
+/// Like [`check_seeds`] over an explicit list of seeds.
+///
+/// # Panics
+///
+/// On the first failing seed, as [`check_seeds`].
+pub fn check_seed_list(
+    seeds: impl IntoIterator<Item = u64>,
+    mut scenario: impl FnMut(u64) -> Result<(), Stalled>,
+) {
+    for seed in seeds {
+        if let Err(failure) = scenario(seed) {
+            panic!("{failure}");
+        }
+    }
 }
 
 /// Parses a `SIM_SEEDS` value.

@@ -108,6 +108,39 @@ impl Transcript {
         out
     }
 
+    /// Every line without times: messages and notes. Snapshot tests of flows that include
+    /// engine events compare this.
+    pub fn flow(&self) -> String {
+        let mut out = String::new();
+        for entry in &self.entries {
+            out.push_str(&entry.kind.to_string());
+            out.push('\n');
+        }
+        out
+    }
+
+    /// Replaces the summary of message line `index` (a summary completed once its IKE SA's keys
+    /// became known).
+    pub(crate) fn set_summary(&mut self, index: usize, text: String) {
+        if let Some(Entry {
+            kind: EntryKind::Message { summary, .. },
+            ..
+        }) = self.entries.get_mut(index)
+        {
+            *summary = text;
+        }
+    }
+
+    /// How many lines there are.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
     /// The last `n` lines with times, for failure reports of long runs.
     pub fn tail(&self, n: usize) -> String {
         let skip = self.entries.len().saturating_sub(n);
