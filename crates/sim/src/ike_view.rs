@@ -94,41 +94,47 @@ impl KeyStore {
             };
         };
         let spis = (parsed.header.spi_i, parsed.header.spi_r);
-        match self.by_spis.get(&spis) {
-            Some((algorithms, keys)) => {
-                let text = match decrypt(&parsed.header, &encrypted, algorithms, keys, crypto) {
-                    Ok(mut inner) => {
-                        let mut payloads = parsed.payloads;
-                        payloads.append(&mut inner);
-                        hitless_wire::ike::summary(&parsed.header, &payloads, true)
-                    }
-                    Err(why) => {
-                        let outer =
-                            hitless_wire::ike::summary(&parsed.header, &parsed.payloads, true);
-                        format!("{outer} (undecryptable: {why})")
-                    }
-                };
-                Summary {
-                    text,
-                    complete: true,
-                }
+        let Some((algorithms, keys)) = self.by_spis.get(&spis) else {
+            // Not decryptable yet: show what is visible; summarized again once keys are known.
+            return Summary {
+                text: undecrypted(&parsed.header, &parsed.payloads, encrypted.kind),
+                complete: false,
+            };
+        };
+        let text = match decrypt(&parsed.header, &encrypted, algorithms, keys, crypto) {
+            Ok(mut inner) => {
+                // The inner payloads stand where the SK payload stood, as strongSwan logs them.
+                let mut payloads = parsed.payloads;
+                payloads.append(&mut inner);
+                hitless_wire::ike::summary(&parsed.header, &payloads, false)
             }
-            None => {
-                let text = hitless_wire::ike::summary(&parsed.header, &parsed.payloads, true);
-                let text = match encrypted.kind {
-                    EncryptedKind::Sk => format!("{text} {{SK}}"),
-                    EncryptedKind::Skf {
-                        fragment_number,
-                        total_fragments,
-                    } => {
-                        format!("{text} {{SKF {fragment_number}/{total_fragments}}}")
-                    }
-                };
-                Summary {
-                    text,
-                    complete: false,
-                }
+            Err(why) => {
+                let outer = undecrypted(&parsed.header, &parsed.payloads, encrypted.kind);
+                format!("{outer} (undecryptable: {why})")
             }
+        };
+        Summary {
+            text,
+            complete: true,
+        }
+    }
+}
+
+/// The summary of a message whose SK or SKF payload stays closed.
+fn undecrypted(header: &Header, payloads: &[Payload], kind: EncryptedKind) -> String {
+    match kind {
+        EncryptedKind::Sk => hitless_wire::ike::summary(header, payloads, true),
+        EncryptedKind::Skf {
+            fragment_number,
+            total_fragments,
+        } => {
+            let mut text = hitless_wire::ike::summary(header, payloads, false);
+            text.pop();
+            if !payloads.is_empty() {
+                text.push(' ');
+            }
+            text.push_str(&format!("SKF({fragment_number}/{total_fragments})]"));
+            text
         }
     }
 }

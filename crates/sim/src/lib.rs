@@ -11,6 +11,7 @@
 //! - [`pcap`] and [`keylog`]: a capture of the run and the Wireshark tables that decrypt it.
 //! - [`seeds()`]: the seed range of seed-looping scenarios (`SIM_SEEDS`).
 
+pub mod flow;
 mod ike_view;
 pub mod invariant;
 pub mod keylog;
@@ -21,10 +22,14 @@ pub mod network;
 pub mod node;
 pub mod pcap;
 pub mod rng;
+pub mod scenario;
 pub mod seeds;
 pub mod sim;
 pub mod transcript;
 
+pub use flow::Flow;
+pub use flow::FlowId;
+pub use flow::FlowStats;
 pub use invariant::Invariant;
 pub use invariant::Violation;
 pub use link::DropCause;
@@ -34,6 +39,7 @@ pub use link::Loss;
 pub use mock_backend::MockBackend;
 pub use nat::Nat;
 pub use network::Arrival;
+pub use network::FlowTag;
 pub use network::Network;
 pub use network::NodeId;
 pub use network::Packet;
@@ -50,6 +56,7 @@ pub use seeds::check_seeds;
 pub use seeds::seeds;
 pub use seeds::seeds_or;
 pub use sim::CaptureMode;
+pub use sim::FlowError;
 pub use sim::Sim;
 pub use sim::Stalled;
 pub use sim::Step;

@@ -54,6 +54,18 @@ pub struct Packet {
     pub sent_at: Duration,
     /// A number unique to this send; a duplicate keeps its original's.
     pub id: u64,
+    /// For synthetic traffic: which flow and which packet of it (not on the wire; the sender
+    /// knows it, and the simulator uses it to count packets the network drops).
+    pub tag: Option<FlowTag>,
+}
+
+/// Which packet of which synthetic flow a packet carries.
+#[derive(Clone, Copy, Debug, Eq, Hash, PartialEq)]
+pub struct FlowTag {
+    /// The flow's index.
+    pub flow: u32,
+    /// The packet's sequence number in the flow.
+    pub seq: u64,
 }
 
 /// What became of a packet handed to [`Network::send`].
@@ -202,6 +214,7 @@ impl Network {
         dst: SocketAddr,
         transport: Transport,
         payload: Vec<u8>,
+        tag: Option<FlowTag>,
     ) -> SendOutcome {
         let id = self.next_id;
         self.next_id += 1;
@@ -215,6 +228,7 @@ impl Network {
             payload,
             sent_at: now,
             id,
+            tag,
         };
         if !self.addresses.contains_key(&dst.ip()) {
             return SendOutcome::Dropped(packet, DropCause::NoRoute);
@@ -465,9 +479,10 @@ mod tests {
                 p.b_addr,
                 Transport::Udp,
                 payload.clone(),
+                None,
             );
             p.net
-                .send(now, p.b, p.b_addr, p.a_addr, Transport::Udp, payload);
+                .send(now, p.b, p.b_addr, p.a_addr, Transport::Udp, payload, None);
         }
         let mut arrivals = Vec::new();
         while let Some((at, arrival)) = p.net.pop_next() {
@@ -507,8 +522,15 @@ mod tests {
         let mut p = pair(9, impaired());
         for i in 0..10_000u64 {
             let now = Duration::from_micros(i * 100);
-            p.net
-                .send(now, p.a, p.a_addr, p.b_addr, Transport::Udp, vec![0; 100]);
+            p.net.send(
+                now,
+                p.a,
+                p.a_addr,
+                p.b_addr,
+                Transport::Udp,
+                vec![0; 100],
+                None,
+            );
         }
         while p.net.pop_next().is_some() {}
         let stats = p.net.stats(p.a, p.b).unwrap();
@@ -529,6 +551,7 @@ mod tests {
             p.b_addr,
             Transport::Udp,
             vec![1],
+            None,
         );
         p.net.partition(p.a, p.b);
         let outcome = p.net.send(
@@ -538,6 +561,7 @@ mod tests {
             p.a_addr,
             Transport::Udp,
             vec![2],
+            None,
         );
         assert!(matches!(
             outcome,
@@ -555,6 +579,7 @@ mod tests {
             p.a_addr,
             Transport::Udp,
             vec![3],
+            None,
         );
         assert!(matches!(p.net.pop_next(), Some((_, Arrival::Delivered(_)))));
     }
@@ -571,6 +596,7 @@ mod tests {
                 p.b_addr,
                 Transport::Udp,
                 vec![i],
+                None,
             );
             assert!(matches!(outcome, SendOutcome::Held(_)));
         }
@@ -587,6 +613,7 @@ mod tests {
             p.b_addr,
             Transport::Udp,
             vec![9],
+            None,
         );
         assert!(matches!(outcome, SendOutcome::Dropped(_, DropCause::Loss)));
         assert_eq!(p.net.held_count(p.b), 1);
@@ -608,6 +635,7 @@ mod tests {
             nowhere,
             Transport::Udp,
             vec![],
+            None,
         );
         assert!(matches!(
             outcome,
@@ -622,6 +650,7 @@ mod tests {
             nowhere,
             Transport::Udp,
             vec![],
+            None,
         );
         assert!(matches!(
             outcome,
@@ -641,6 +670,7 @@ mod tests {
             p.b_addr,
             Transport::Udp,
             vec![1],
+            None,
         );
         let SendOutcome::InFlight { packet, .. } = out else {
             panic!("{out:?}")
@@ -653,6 +683,7 @@ mod tests {
             packet.src,
             Transport::Udp,
             vec![2],
+            None,
         );
         let SendOutcome::InFlight { packet, .. } = back else {
             panic!("{back:?}")
@@ -665,6 +696,7 @@ mod tests {
             p.b_addr,
             Transport::Esp,
             vec![3],
+            None,
         );
         assert!(matches!(esp, SendOutcome::Dropped(_, DropCause::Nat)));
         p.net.nat_mut(p.a).unwrap().rebind();
@@ -676,6 +708,7 @@ mod tests {
             stale,
             Transport::Udp,
             vec![4],
+            None,
         );
         assert!(matches!(lost, SendOutcome::Dropped(_, DropCause::Nat)));
     }

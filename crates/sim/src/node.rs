@@ -11,6 +11,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hitless_crypto::CryptoProvider;
+use hitless_esp::DataPlane;
+use hitless_esp::DataPlaneControl;
 use hitless_ike::Endpoint;
 use hitless_ike::Event;
 use hitless_ike::IkeSpis;
@@ -34,6 +36,8 @@ pub struct NodeConfig {
     pub data_plane: DataPlaneKind,
     /// The node's addresses; the first of a family is the default source address.
     pub addresses: Vec<IpAddr>,
+    /// Settings of the userspace data plane (checkpoints), with [`DataPlaneKind::Userspace`].
+    pub esp: hitless_esp::Config,
 }
 
 /// Which crypto provider a node uses.
@@ -57,6 +61,9 @@ pub enum DataPlaneKind {
     /// [`MockBackend`]: records commands and keeps the SAD/SPD; no packets.
     #[default]
     Mock,
+    /// The real userspace ESP data plane (`hitless-esp`), which flows go through. Commands are
+    /// recorded as with `Mock` too.
+    Userspace,
 }
 
 /// A node of the simulation.
@@ -85,6 +92,7 @@ pub struct Node {
 pub struct Backend {
     kind: DataPlaneKind,
     state: MockBackend,
+    esp: Option<(Arc<DataPlane>, DataPlaneControl)>,
 }
 
 impl NodeConfig {
@@ -95,6 +103,7 @@ impl NodeConfig {
             crypto: CryptoChoice::Insecure,
             data_plane: DataPlaneKind::Mock,
             addresses: Vec::new(),
+            esp: hitless_esp::Config::default(),
         }
     }
 
@@ -144,8 +153,8 @@ impl Node {
         Self {
             id,
             name: name.to_owned(),
-            ike: Endpoint::new(Arc::clone(&config.ike), crypto),
-            backend: Backend::new(config.data_plane),
+            ike: Endpoint::new(Arc::clone(&config.ike), Arc::clone(&crypto)),
+            backend: Backend::new(&config, &crypto),
             events: Vec::new(),
             backend_errors: Vec::new(),
             config,
@@ -187,19 +196,29 @@ impl Node {
     pub(crate) fn restart(&mut self, seed: u64) {
         self.restarts += 1;
         let crypto = self.config.provider(seed, &self.name, self.restarts);
+        self.backend = Backend::new(&self.config, &crypto);
         self.ike = Endpoint::new(Arc::clone(&self.config.ike), crypto);
-        self.backend = Backend::new(self.config.data_plane);
         self.crashed = false;
         self.gone.clear();
     }
 }
 
 impl Backend {
-    fn new(kind: DataPlaneKind) -> Self {
+    fn new(config: &NodeConfig, crypto: &Arc<CryptoProvider>) -> Self {
+        let esp = match config.data_plane {
+            DataPlaneKind::Mock => None,
+            DataPlaneKind::Userspace => Some(DataPlane::new(config.esp, Arc::clone(crypto))),
+        };
         Self {
-            kind,
+            kind: config.data_plane,
             state: MockBackend::new(),
+            esp,
         }
+    }
+
+    /// The userspace data plane, with [`DataPlaneKind::Userspace`].
+    pub fn data_plane(&self) -> Option<&Arc<DataPlane>> {
+        self.esp.as_ref().map(|(plane, _)| plane)
     }
 
     /// Which kind of backend this is.
@@ -219,10 +238,16 @@ impl Backend {
 
     pub(crate) fn apply(&mut self, now: Duration, command: &SaCommand) -> Result<(), BackendError> {
         self.state.set_now(now);
+        if let Some((_, control)) = &mut self.esp {
+            control.apply(command)?;
+        }
         self.state.apply(command)
     }
 
     pub(crate) fn poll_event(&mut self) -> Option<BackendEvent> {
+        if let Some(event) = self.esp.as_ref().and_then(|(plane, _)| plane.poll_event()) {
+            return Some(event);
+        }
         self.state.poll_event()
     }
 }

@@ -144,7 +144,7 @@ fn pseudo_header(src: IpAddr, dst: IpAddr, length: u16) -> Option<Vec<u8>> {
 
 /// The RFC 1071 one's-complement checksum of the concatenated parts (each of even length except
 /// possibly the last).
-fn internet_checksum(parts: &[&[u8]]) -> u16 {
+pub(crate) fn internet_checksum(parts: &[&[u8]]) -> u16 {
     let mut sum: u32 = 0;
     for part in parts {
         let mut chunks = part.chunks_exact(2);

@@ -35,6 +35,11 @@ use hitless_wire::esp::NON_ESP_MARKER;
 use hitless_wire::esp::Udp4500;
 use hitless_wire::registry::ExchangeType;
 
+use crate::flow;
+use crate::flow::Flow;
+use crate::flow::FlowId;
+use crate::flow::FlowState;
+use crate::flow::FlowStats;
 use crate::ike_view::KeyStore;
 use crate::invariant;
 use crate::invariant::Invariant;
@@ -44,6 +49,7 @@ use crate::keylog::EspSaKeys;
 use crate::link::DropCause;
 use crate::link::LinkParams;
 use crate::network::Arrival;
+use crate::network::FlowTag;
 use crate::network::Network;
 use crate::network::NodeId;
 use crate::network::Packet;
@@ -74,6 +80,9 @@ pub struct Sim {
     violation: Option<Violation>,
     ike_in_flight: usize,
     spins: (Duration, u32),
+    flows: Vec<FlowState>,
+    buffer: Vec<u8>,
+    packet: Vec<u8>,
 }
 
 /// What [`Sim::step`] did.
@@ -95,6 +104,8 @@ pub enum Step {
     },
     /// A node's engine timer fired.
     Timer(NodeId),
+    /// A flow sent a packet.
+    Flow(FlowId),
     /// Nothing is scheduled: no packet in flight and no timer armed.
     Idle,
 }
@@ -168,6 +179,9 @@ impl Sim {
             violation: None,
             ike_in_flight: 0,
             spins: (Duration::ZERO, 0),
+            flows: Vec::new(),
+            buffer: vec![0; hitless_esp::HEADROOM + MAX_PACKET + hitless_esp::TAILROOM],
+            packet: Vec::with_capacity(MAX_PACKET),
         }
     }
 
@@ -215,6 +229,13 @@ impl Sim {
         self.net.set_nat(node, public);
     }
 
+    /// Moves `address` to `node` (a cluster's virtual IP taken over by another node, as
+    /// keepalived does with VRRP): packets to it go to `node` from now on.
+    pub fn move_address(&mut self, address: IpAddr, node: NodeId) {
+        self.net.add_address(node, address);
+        self.note_node(node, format!("takes address {address}"));
+    }
+
     /// Makes the NAT in front of `node` forget its mappings (new public ports from now on).
     pub fn nat_rebind(&mut self, node: NodeId) {
         if let Some(nat) = self.net.nat_mut(node) {
@@ -241,6 +262,9 @@ impl Sim {
     /// Delivers the next held packet for `to` now and drains the receiver.
     pub fn deliver_next(&mut self, to: NodeId) -> Option<Packet> {
         let packet = self.net.take_held(to)?;
+        if let Some(tag) = packet.tag {
+            self.flow_mut(tag).stats.in_flight -= 1;
+        }
         self.note_held(&packet, Fate::DeliveredByTest);
         self.deliver(packet.clone());
         self.after_step(true);
@@ -250,6 +274,11 @@ impl Sim {
     /// Drops the next held packet for `to`.
     pub fn drop_next(&mut self, to: NodeId) -> Option<Packet> {
         let packet = self.net.drop_held(to)?;
+        if let Some(tag) = packet.tag {
+            let stats = &mut self.flow_mut(tag).stats;
+            stats.in_flight -= 1;
+            stats.network_dropped += 1;
+        }
         self.note_held(&packet, Fate::DroppedByTest);
         Some(packet)
     }
@@ -257,7 +286,7 @@ impl Sim {
     /// Sends a datagram from `from` as if its node had sent it (a scripted message, for
     /// example a responder's cookie demand): it travels the link like any other.
     pub fn inject(&mut self, from: NodeId, src: SocketAddr, dst: SocketAddr, payload: Vec<u8>) {
-        self.send(from, src, dst, Transport::Udp, payload, true);
+        self.send(from, src, dst, Transport::Udp, payload, true, None);
     }
 
     /// Runs `action` on a node's engine at the current virtual time, then drains its outputs.
@@ -295,6 +324,21 @@ impl Sim {
         self.act(node, |ike, now| ike.handle_backend_event(now, event));
     }
 
+    /// Applies an SA command to a node's backend directly, bypassing its engine (static SAs
+    /// for data-plane tests, or a test that corrupts backend state on purpose).
+    ///
+    /// # Errors
+    ///
+    /// When the backend refuses the command.
+    pub fn apply_sa_command(
+        &mut self,
+        node: NodeId,
+        command: &SaCommand,
+    ) -> Result<(), BackendError> {
+        let now = self.now;
+        self.nodes[node.index()].backend.apply(now, command)
+    }
+
     /// Crashes a node: from now on it receives nothing and its timers do not fire. Its state
     /// stays readable.
     pub fn crash(&mut self, node: NodeId) {
@@ -311,6 +355,58 @@ impl Sim {
         self.start(node);
     }
 
+    /// Starts synthetic traffic from `from` to `to` through their userspace data planes, from
+    /// now on. Its packets must match a Child SA's traffic selectors to be protected.
+    ///
+    /// # Errors
+    ///
+    /// [`FlowError`] when either node has no userspace data plane or the addresses' families
+    /// differ.
+    pub fn start_flow(
+        &mut self,
+        from: NodeId,
+        to: NodeId,
+        flow: Flow,
+    ) -> Result<FlowId, FlowError> {
+        for node in [from, to] {
+            if self.nodes[node.index()].backend.data_plane().is_none() {
+                return Err(FlowError::NoDataPlane(self.name(node).to_owned()));
+            }
+        }
+        if flow.src.is_ipv4() != flow.dst.is_ipv4() {
+            return Err(FlowError::MixedFamilies);
+        }
+        let id = FlowId(u32::try_from(self.flows.len()).map_err(|_| FlowError::TooMany)?);
+        let text = format!(
+            "flow {} {}→{} starts: {} → {} at {} packets/s",
+            id.0,
+            self.name(from),
+            self.name(to),
+            flow.src,
+            flow.dst,
+            flow.rate
+        );
+        self.note("test", text);
+        self.flows.push(FlowState::new(from, flow, self.now));
+        Ok(id)
+    }
+
+    /// Stops a flow (packets on the way still arrive).
+    pub fn stop_flow(&mut self, flow: FlowId) {
+        if let Some(state) = self.flows.get_mut(flow.0 as usize) {
+            state.stopped = true;
+        }
+    }
+
+    /// What became of a flow's packets so far.
+    ///
+    /// # Panics
+    ///
+    /// For a `FlowId` of another simulation.
+    pub fn flow_stats(&self, flow: FlowId) -> &FlowStats {
+        &self.flows[flow.0 as usize].stats
+    }
+
     /// Processes the next packet arrival or timer, whichever is earlier.
     pub fn step(&mut self) -> Step {
         let Some((at, source)) = self.next_event() else {
@@ -325,6 +421,9 @@ impl Sim {
                 match arrival {
                     Arrival::Delivered(packet) => {
                         let (from, to) = (packet.from, packet.to);
+                        if let Some(tag) = packet.tag {
+                            self.flow_mut(tag).stats.in_flight -= 1;
+                        }
                         if is_ike(&packet) {
                             self.ike_in_flight = self.ike_in_flight.saturating_sub(1);
                         }
@@ -337,6 +436,11 @@ impl Sim {
                         }
                     }
                     Arrival::Dropped(packet, cause) => {
+                        if let Some(tag) = packet.tag {
+                            let stats = &mut self.flow_mut(tag).stats;
+                            stats.in_flight -= 1;
+                            stats.network_dropped += 1;
+                        }
                         if is_ike(&packet) {
                             self.ike_in_flight = self.ike_in_flight.saturating_sub(1);
                             let text = format!(
@@ -352,6 +456,11 @@ impl Sim {
                         }
                     }
                 }
+            }
+            Source::Flow(index) => {
+                let touched = self.send_flow_packet(index);
+                self.after_step(touched);
+                Step::Flow(FlowId(u32::try_from(index).unwrap_or(u32::MAX)))
             }
             Source::Timer(node) => {
                 self.count_spin(node);
@@ -575,6 +684,15 @@ impl Sim {
                 next = Some((at, Source::Timer(node.id)));
             }
         }
+        for (index, flow) in self.flows.iter().enumerate() {
+            let Some(at) = flow.next_send() else {
+                continue;
+            };
+            let at = at.max(self.now);
+            if next.as_ref().is_none_or(|(best, _)| at < *best) {
+                next = Some((at, Source::Flow(index)));
+            }
+        }
         next
     }
 
@@ -582,15 +700,19 @@ impl Sim {
     fn deliver(&mut self, packet: Packet) -> bool {
         let node = &mut self.nodes[packet.to.index()];
         if node.crashed {
+            if let Some(tag) = packet.tag {
+                self.flow_mut(tag).stats.receiver_down += 1;
+            }
             return false;
         }
         let now = self.start + self.now;
         let message: &[u8] = match packet.transport {
-            Transport::Esp => return false,
+            Transport::Esp => return self.deliver_esp(&packet),
             Transport::Udp if packet.dst.port() == NAT_T_PORT => {
                 match hitless_wire::esp::classify_udp4500(&packet.payload) {
                     Udp4500::Ike(message) => message,
-                    Udp4500::Esp(_) | Udp4500::Keepalive | Udp4500::Invalid => return false,
+                    Udp4500::Esp(_) => return self.deliver_esp(&packet),
+                    Udp4500::Keepalive | Udp4500::Invalid => return false,
                 }
             }
             Transport::Udp => &packet.payload,
@@ -606,7 +728,7 @@ impl Sim {
     }
 
     /// Drains a node's output queue (and its backend's events) completely, in order.
-    fn drain(&mut self, id: NodeId) {
+    fn drain(&mut self, id: NodeId) -> bool {
         let now = self.now;
         let instant = self.instant();
         let mut transmits = Vec::new();
@@ -644,10 +766,14 @@ impl Sim {
                 continue;
             }
             if let Some(event) = node.backend.poll_event() {
+                log.position += 1;
                 node.ike.handle_backend_event(instant, event);
                 continue;
             }
             break;
+        }
+        if log.position == 0 {
+            return false;
         }
         for transmit in transmits {
             self.transmit(id, transmit);
@@ -656,6 +782,7 @@ impl Sim {
         if self.checks {
             self.check_inbound_before_response(id, &log);
         }
+        true
     }
 
     fn transmit(&mut self, id: NodeId, transmit: Transmit) {
@@ -699,6 +826,7 @@ impl Sim {
             Transport::Udp,
             payload,
             !transmit.keepalive,
+            None,
         );
     }
 
@@ -711,6 +839,7 @@ impl Sim {
         transport: Transport,
         payload: Vec<u8>,
         ike: bool,
+        tag: Option<FlowTag>,
     ) {
         let message = if ike {
             let offset = if dst.port() == NAT_T_PORT && payload.starts_with(&NON_ESP_MARKER) {
@@ -728,7 +857,17 @@ impl Sim {
             }
             _ => None,
         };
-        let outcome = self.net.send(self.now, from, src, dst, transport, payload);
+        let outcome = self
+            .net
+            .send(self.now, from, src, dst, transport, payload, tag);
+        if let Some(tag) = tag {
+            let stats = &mut self.flow_mut(tag).stats;
+            match &outcome {
+                SendOutcome::InFlight { copies, .. } => stats.in_flight += u64::from(*copies),
+                SendOutcome::Held(_) => stats.in_flight += 1,
+                SendOutcome::Dropped(..) => stats.network_dropped += 1,
+            }
+        }
         let (packet, fate) = match &outcome {
             SendOutcome::InFlight {
                 packet,
@@ -926,10 +1065,110 @@ impl Sim {
     }
 }
 
+impl Sim {
+    fn flow_mut(&mut self, tag: FlowTag) -> &mut FlowState {
+        &mut self.flows[tag.flow as usize]
+    }
+
+    /// Sends the next packet of flow `index` through its sender's data plane. Returns whether
+    /// the sender's engine got input (a backend event the packet caused).
+    fn send_flow_packet(&mut self, index: usize) -> bool {
+        let state = &mut self.flows[index];
+        let seq = state.next_seq;
+        state.next_seq += 1;
+        let (from, id) = (state.from, FlowId(u32::try_from(index).unwrap_or(u32::MAX)));
+        let tag = FlowTag { flow: id.0, seq };
+        if self.nodes[from.index()].crashed {
+            self.flows[index].stats.sender_down += 1;
+            return false;
+        }
+        if !flow::build_packet(&self.flows[index].flow, id, seq, &mut self.packet) {
+            return false;
+        }
+        let len = self.packet.len();
+        let start = hitless_esp::HEADROOM;
+        self.buffer[start..start + len].copy_from_slice(&self.packet);
+        let resource = self.flows[index].flow.resource;
+        let Some(plane) = self.nodes[from.index()].backend.data_plane() else {
+            return false;
+        };
+        self.flows[index].stats.sent += 1;
+        let sealed = plane
+            .encapsulate(resource, &mut self.buffer, start, len)
+            .map(|sealed| {
+                (
+                    sealed.local,
+                    sealed.remote,
+                    sealed.udp_encap,
+                    sealed.bytes.to_vec(),
+                )
+            });
+        match sealed {
+            Ok((local, remote, udp_encap, bytes)) => {
+                let transport = if udp_encap {
+                    Transport::Udp
+                } else {
+                    Transport::Esp
+                };
+                self.send(from, local, remote, transport, bytes, false, Some(tag));
+            }
+            Err(reason) => self.flows[index].encap_dropped(reason),
+        }
+        self.drain(from)
+    }
+
+    /// Hands an ESP packet to its receiver's data plane. Returns whether the receiver's engine
+    /// got input (a first-use event, for example).
+    fn deliver_esp(&mut self, packet: &Packet) -> bool {
+        let to = packet.to;
+        let Some(plane) = self.nodes[to.index()].backend.data_plane() else {
+            return false;
+        };
+        let start = hitless_esp::HEADROOM;
+        let len = packet.payload.len();
+        let Some(room) = self.buffer.get_mut(start..start + len) else {
+            return false;
+        };
+        room.copy_from_slice(&packet.payload);
+        let opened = plane
+            .decapsulate(&mut self.buffer, start, len)
+            .map(|opened| flow::parse_packet(opened.inner));
+        match opened {
+            Ok(Some((flow, seq))) => {
+                if let Some(state) = self.flows.get_mut(flow.0 as usize) {
+                    state.accepted(seq);
+                }
+            }
+            Ok(None) => {}
+            Err(reason) => {
+                if let Some(tag) = packet.tag {
+                    self.flow_mut(tag).decap_dropped(reason);
+                }
+            }
+        }
+        self.drain(to)
+    }
+}
+
+/// Why a flow cannot start.
+#[derive(Clone, Debug, Eq, PartialEq, thiserror::Error)]
+pub enum FlowError {
+    /// A node has a mock backend, which carries no packets.
+    #[error("node {0} has no userspace data plane (use DataPlaneKind::Userspace)")]
+    NoDataPlane(String),
+    /// Source and destination are of different address families.
+    #[error("flow addresses of different families")]
+    MixedFamilies,
+    /// More than 2^32 flows.
+    #[error("too many flows")]
+    TooMany,
+}
+
 #[derive(Clone, Copy, Debug, Eq, PartialEq)]
 enum Source {
     Network,
     Timer(NodeId),
+    Flow(usize),
 }
 
 impl fmt::Display for Stalled {
@@ -1040,6 +1279,8 @@ fn describe(event: &Event) -> Option<String> {
 
 /// IKE over UDP encapsulation and ESP-in-UDP (RFC 3948).
 const NAT_T_PORT: u16 = 4500;
+/// The largest packet the simulator carries.
+const MAX_PACKET: usize = 65_535;
 /// Lines of transcript in a failure report.
 const TRANSCRIPT_LINES_IN_FAILURES: usize = 400;
 /// An engine timer that fires this often at one instant is stuck.
