@@ -1,31 +1,73 @@
 //! The [`Endpoint`]: every IKE SA of one daemon, its inputs and its one ordered output queue.
 
 use std::collections::BTreeMap;
-use std::collections::VecDeque;
+use std::collections::BTreeSet;
+use std::net::IpAddr;
+use std::net::Ipv4Addr;
+use std::net::Ipv6Addr;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 use std::time::Instant;
 
 use hitless_crypto::CryptoProvider;
 use hitless_sadb::BackendEvent;
+use hitless_sadb::Direction;
 use hitless_sadb::SaCommand;
+use hitless_wire::ike;
+use hitless_wire::ike::Flags;
+use hitless_wire::ike::Header;
+use hitless_wire::ike::ParsedMessage;
+use hitless_wire::ike::Payload;
+use hitless_wire::registry::ExchangeType;
+use hitless_wire::registry::NotifyType;
+use hitless_wire::registry::PayloadType;
+use tracing::debug;
+use tracing::info;
+use tracing::info_span;
+use tracing::warn;
 
+use crate::child_sa::Outbound;
 use crate::config::Config;
+use crate::config::Connection;
+use crate::config::StartAction;
 use crate::error::ApiError;
 use crate::error::ErrorCounter;
+use crate::event::DeleteReason;
 use crate::event::Event;
+use crate::event::FailureReason;
+use crate::exchange::Task;
+use crate::exchange::ike_init;
 use crate::ids::ChildSaId;
 use crate::ids::IkeSaId;
+use crate::ike_sa::Env;
+use crate::ike_sa::IkeSa;
+use crate::ike_sa::IkeSaCore;
+use crate::ike_sa::IkeSaState;
+use crate::ike_sa::dispatch::send_request;
 use crate::info::IkeSaInfo;
-use crate::snapshot::IkeSaSnapshot;
+use crate::message::Message;
+use crate::message::Request;
+use crate::message::notify;
+use crate::output::OutputQueue;
+use crate::tables::Tables;
 
 /// All IKE SAs of one daemon: the sans-IO IKEv2 engine. See the [crate] documentation for the
 /// driving loop.
 pub struct Endpoint {
     config: Arc<Config>,
+    connections: Vec<Arc<Connection>>,
     crypto: Arc<CryptoProvider>,
-    out: VecDeque<Output>,
-    counters: Counters,
+    sas: BTreeMap<IkeSaId, IkeSa>,
+    /// Responder SAs by the initiator's address and SPI, to recognise retransmitted
+    /// IKE_SA_INIT requests (RFC 7296 §2.1).
+    half_open: BTreeMap<(SocketAddr, u64), IkeSaId>,
+    /// Every SA's next deadline, ordered.
+    schedule: BTreeSet<(Instant, IkeSaId)>,
+    scheduled: BTreeMap<IkeSaId, Instant>,
+    tables: Tables,
+    out: OutputQueue,
+    invalid_spi_budget: RateLimit,
 }
 
 /// A UDP datagram received on an IKE port.
@@ -40,7 +82,7 @@ pub struct Datagram<'a> {
 }
 
 /// Something the driver must do, in the order the engine emits them.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub enum Output {
     /// Send an IKE message (new or retransmitted) or a NAT keepalive.
     Transmit(Transmit),
@@ -53,7 +95,8 @@ pub enum Output {
 /// A datagram to send.
 #[derive(Clone, Debug, Eq, PartialEq)]
 pub struct Transmit {
-    /// The address and port to send from; `None` lets the driver choose (port 500).
+    /// The address and port to send from. `None`, or an unspecified IP, lets the driver choose
+    /// the source address (the port still says which socket: 500 or 4500).
     pub local: Option<SocketAddr>,
     /// Where to send it.
     pub remote: SocketAddr,
@@ -87,54 +130,265 @@ impl Counters {
     }
 }
 
+
+/// At most `per_second` events per second.
+#[derive(Debug, Default)]
+struct RateLimit {
+    window_start: Option<Instant>,
+    used: u32,
+}
+
+impl RateLimit {
+    fn allow(&mut self, now: Instant, per_second: u32) -> bool {
+        match self.window_start {
+            Some(start) if now.saturating_duration_since(start) < Duration::from_secs(1) => {}
+            _ => {
+                self.window_start = Some(now);
+                self.used = 0;
+            }
+        }
+        if self.used >= per_second {
+            return false;
+        }
+        self.used += 1;
+        true
+    }
+}
+
 impl Endpoint {
     /// An endpoint with no IKE SA yet. Randomness (SPIs, nonces, key-exchange secrets, jitter)
     /// comes only from `crypto.random`.
     pub fn new(config: Arc<Config>, crypto: Arc<CryptoProvider>) -> Self {
+        let connections = config.connections.iter().cloned().map(Arc::new).collect();
         Self {
             config,
+            connections,
             crypto,
-            out: VecDeque::new(),
-            counters: Counters::default(),
+            sas: BTreeMap::new(),
+            half_open: BTreeMap::new(),
+            schedule: BTreeSet::new(),
+            scheduled: BTreeMap::new(),
+            tables: Tables::default(),
+            out: OutputQueue::default(),
+            invalid_spi_budget: RateLimit::default(),
         }
     }
 
     /// Performs the config's start actions: initiates every connection that has a Child SA
-    /// with [`StartAction::Start`](crate::config::StartAction::Start).
+    /// with [`StartAction::Start`] and no IKE SA yet. Failures are logged.
     pub fn start(&mut self, now: Instant) {
-        let _ = now;
+        let names: Vec<String> = self
+            .connections
+            .iter()
+            .filter(|c| c.children.iter().any(|ch| ch.start_action == StartAction::Start))
+            .filter(|c| !self.sas.values().any(|sa| sa.core.connection.name == c.name))
+            .map(|c| c.name.clone())
+            .collect();
+        for name in names {
+            if let Err(error) = self.initiate(now, &name) {
+                warn!(connection = %name, %error, "cannot start connection");
+            }
+        }
     }
 
     /// Handles one datagram received on an IKE port.
     pub fn handle_datagram(&mut self, now: Instant, datagram: Datagram<'_>) {
-        let _ = (now, datagram);
-        self.counters.bump(ErrorCounter::UnknownSpi);
+        let parsed = match ike::parse_message(datagram.payload) {
+            Ok(parsed) => parsed,
+            Err(error) => {
+                // RFC 7296 §2.21: an unauthenticated message that does not parse is dropped.
+                debug!(remote = %datagram.remote, %error, "dropping malformed message");
+                self.tables.counters.bump(ErrorCounter::Malformed);
+                return;
+            }
+        };
+        let header = parsed.header;
+        if header.exchange == ExchangeType::IKE_SA_INIT
+            && !header.flags.response
+            && header.spi_r == 0
+        {
+            match self.half_open.get(&(datagram.remote, header.spi_i)) {
+                Some(&id) => {
+                    self.run(now, id, |sa, env| sa.handle_message(env, &datagram, &parsed));
+                }
+                None => self.accept(now, &datagram, &parsed),
+            }
+            return;
+        }
+        // RFC 7296 §2.6: our SPI names the SA; the I flag says which SPI is ours.
+        let ours = if header.flags.initiator {
+            header.spi_r
+        } else {
+            header.spi_i
+        };
+        let Some(&id) = self.tables.ike_spis.get(&ours) else {
+            self.unknown_spi(now, &datagram, &header);
+            return;
+        };
+        let Some(sa) = self.sas.get(&id) else {
+            return;
+        };
+        let core = &sa.core;
+        let consistent = header.flags.initiator != core.initiator
+            && header.spi_i == core.spi_i
+            && (header.spi_r == core.spi_r
+                || (core.spi_r == 0 && header.exchange == ExchangeType::IKE_SA_INIT));
+        if !consistent {
+            self.unknown_spi(now, &datagram, &header);
+            return;
+        }
+        self.run(now, id, |sa, env| sa.handle_message(env, &datagram, &parsed));
     }
 
     /// Acts on every timer that is due at `now` (retransmissions, liveness checks, NAT
-    /// keepalives, rekeys, expiries). Calling it early is harmless.
+    /// keepalives, Child SA lifetimes). Calling it early is harmless.
     pub fn handle_timeout(&mut self, now: Instant) {
-        let _ = now;
+        while let Some(&(at, id)) = self.schedule.first() {
+            if at > now {
+                break;
+            }
+            self.schedule.remove(&(at, id));
+            self.scheduled.remove(&id);
+            self.run(now, id, |sa, env| sa.handle_timeout(env));
+        }
     }
 
     /// Handles an event from the SA backend (expiry, first use of an inbound SA, install
     /// failure, acquire).
     pub fn handle_backend_event(&mut self, now: Instant, event: BackendEvent) {
-        let _ = (now, event);
+        match event {
+            BackendEvent::InstallFailed {
+                spi,
+                direction,
+                reason,
+            } => {
+                let Some((ike, child)) = self.find_child(spi, direction) else {
+                    return;
+                };
+                warn!(%spi, ?direction, %reason, "backend could not install SA");
+                self.tables.counters.bump(ErrorCounter::Backend);
+                self.run(now, ike, |sa, env| {
+                    if let Some(c) = sa.core.children.get(&child) {
+                        env.out.event(Event::ChildSaFailed {
+                            ike,
+                            name: c.name.clone(),
+                            reason: FailureReason::Backend(reason),
+                        });
+                    }
+                    sa.queue(env, Task::DeleteChild(child));
+                });
+            }
+            BackendEvent::Expire {
+                spi,
+                direction,
+                hard,
+                reason,
+            } => {
+                let Some((ike, child)) = self.find_child(spi, direction) else {
+                    return;
+                };
+                if hard {
+                    info!(%spi, ?reason, "Child SA reached a hard limit");
+                    self.run(now, ike, |sa, env| sa.queue(env, Task::DeleteChild(child)));
+                } else {
+                    debug!(%spi, ?reason, "Child SA reached a soft limit (rekey not yet implemented)");
+                }
+            }
+            BackendEvent::InboundSaUsed { spi } => {
+                // RFC 7296 §2.8: the initiator of a rekey uses the new SA: switch outbound.
+                let Some((ike, child)) = self.find_child(spi, Direction::Inbound) else {
+                    return;
+                };
+                self.run(now, ike, |sa, env| {
+                    if let Some(c) = sa.core.children.get_mut(&child)
+                        && matches!(c.outbound, Outbound::Pending { .. })
+                    {
+                        c.outbound = Outbound::Routed;
+                        c.route(env.out);
+                    }
+                });
+            }
+            BackendEvent::Acquire { reqid, resource } => {
+                debug!(?reqid, ?resource, "acquire (trap policies not yet implemented)");
+            }
+            BackendEvent::SequenceCheckpoint { .. } => {}
+        }
     }
 
     /// Starts a new IKE SA for `connection`, with its first Child SA in IKE_AUTH.
     ///
     /// # Errors
     ///
-    /// [`ApiError::UnknownConnection`], [`ApiError::NoRemoteAddress`], or
-    /// [`ApiError::Crypto`] when the random source fails.
+    /// [`ApiError::UnknownConnection`], [`ApiError::NoRemoteAddress`],
+    /// [`ApiError::NoUsableProposal`], or [`ApiError::Crypto`] when the random source fails.
     pub fn initiate(&mut self, now: Instant, connection: &str) -> Result<IkeSaId, ApiError> {
-        let _ = now;
-        let Some(config) = self.config.connection(connection) else {
+        let Some(connection) = self
+            .connections
+            .iter()
+            .find(|c| c.name == connection)
+            .cloned()
+        else {
             return Err(ApiError::UnknownConnection(connection.to_owned()));
         };
-        Err(ApiError::NoRemoteAddress(config.name.clone()))
+        let Some(&remote_ip) = connection.remote_addrs.first() else {
+            return Err(ApiError::NoRemoteAddress(connection.name.clone()));
+        };
+        let remote = SocketAddr::new(remote_ip, connection.remote_port);
+        let local_ip = connection
+            .local_addrs
+            .iter()
+            .copied()
+            .find(|a| a.is_ipv4() == remote_ip.is_ipv4())
+            .unwrap_or(match remote_ip {
+                IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+                IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+            });
+        let local = SocketAddr::new(local_ip, connection.local_port);
+        let id = self.tables.new_ike_id();
+        let mut core = IkeSaCore::new(now, id, connection, true, local, remote, &self.config);
+        core.spi_i = self
+            .tables
+            .allocate_ike_spi(&self.crypto, id)
+            .map_err(ApiError::Crypto)?;
+        let mut env = Env {
+            now,
+            config: &self.config,
+            connections: &self.connections,
+            crypto: &self.crypto,
+            out: &mut self.out,
+            tables: &mut self.tables,
+        };
+        let span = info_span!("ike_sa", id = %id, connection = %core.connection.name);
+        let _entered = span.enter();
+        let started = ike_init::Initiator::start(&mut env.cx(&mut core)).and_then(|(init, body)| {
+            let request = Request {
+                exchange: ExchangeType::IKE_SA_INIT,
+                body,
+            };
+            send_request(&mut core, &mut env, request).map(|bytes| (init, bytes))
+        });
+        let (mut init, bytes) = match started {
+            Ok(started) => started,
+            Err(error) => {
+                self.tables.ike_spis.remove(&core.spi_i);
+                return Err(match error {
+                    crate::error::Error::Crypto(e) => ApiError::Crypto(e),
+                    _ => ApiError::NoUsableProposal(core.connection.name.clone()),
+                });
+            }
+        };
+        init.set_request(bytes);
+        info!(remote = %remote, "initiating IKE SA");
+        drop(_entered);
+        self.sas.insert(
+            id,
+            IkeSa {
+                core,
+                state: IkeSaState::InitSent(Box::new(init)),
+            },
+        );
+        self.reschedule(id);
+        Ok(id)
     }
 
     /// Creates an additional Child SA from config `child` on an established IKE SA
@@ -145,38 +399,46 @@ impl Endpoint {
     /// [`ApiError::UnknownIkeSa`], [`ApiError::UnknownChild`], [`ApiError::WrongState`].
     ///
     /// [RFC 7296 §1.3.1]: https://www.rfc-editor.org/rfc/rfc7296#section-1.3.1
-    pub fn create_child(
-        &mut self,
-        now: Instant,
-        ike: IkeSaId,
-        child: &str,
-    ) -> Result<(), ApiError> {
-        let _ = (now, child);
-        Err(ApiError::UnknownIkeSa(ike))
+    pub fn create_child(&mut self, now: Instant, ike: IkeSaId, child: &str) -> Result<(), ApiError> {
+        let sa = self.sas.get(&ike).ok_or(ApiError::UnknownIkeSa(ike))?;
+        if sa.core.connection.child(child).is_none() {
+            return Err(ApiError::UnknownChild(child.to_owned()));
+        }
+        if !matches!(sa.state, IkeSaState::Established(_)) {
+            return Err(ApiError::WrongState(ike));
+        }
+        let task = Task::CreateChild(child.to_owned());
+        self.run(now, ike, |sa, env| sa.queue(env, task));
+        Ok(())
     }
 
     /// Rekeys a Child SA ([RFC 7296 §1.3.3]).
     ///
     /// # Errors
     ///
-    /// [`ApiError::UnknownChildSa`], [`ApiError::WrongState`].
+    /// [`ApiError::UnknownChildSa`], or [`ApiError::NotSupported`] until rekeying lands.
     ///
     /// [RFC 7296 §1.3.3]: https://www.rfc-editor.org/rfc/rfc7296#section-1.3.3
     pub fn rekey_child(&mut self, now: Instant, child: ChildSaId) -> Result<(), ApiError> {
         let _ = now;
-        Err(ApiError::UnknownChildSa(child))
+        self.tables
+            .children
+            .get(&child)
+            .ok_or(ApiError::UnknownChildSa(child))?;
+        Err(ApiError::NotSupported("Child SA rekey"))
     }
 
     /// Rekeys an IKE SA ([RFC 7296 §1.3.2]).
     ///
     /// # Errors
     ///
-    /// [`ApiError::UnknownIkeSa`], [`ApiError::WrongState`].
+    /// [`ApiError::UnknownIkeSa`], or [`ApiError::NotSupported`] until rekeying lands.
     ///
     /// [RFC 7296 §1.3.2]: https://www.rfc-editor.org/rfc/rfc7296#section-1.3.2
     pub fn rekey_ike(&mut self, now: Instant, ike: IkeSaId) -> Result<(), ApiError> {
         let _ = now;
-        Err(ApiError::UnknownIkeSa(ike))
+        self.sas.get(&ike).ok_or(ApiError::UnknownIkeSa(ike))?;
+        Err(ApiError::NotSupported("IKE SA rekey"))
     }
 
     /// Deletes a Child SA with an INFORMATIONAL exchange ([RFC 7296 §1.4.1]).
@@ -187,11 +449,17 @@ impl Endpoint {
     ///
     /// [RFC 7296 §1.4.1]: https://www.rfc-editor.org/rfc/rfc7296#section-1.4.1
     pub fn terminate_child(&mut self, now: Instant, child: ChildSaId) -> Result<(), ApiError> {
-        let _ = now;
-        Err(ApiError::UnknownChildSa(child))
+        let ike = *self
+            .tables
+            .children
+            .get(&child)
+            .ok_or(ApiError::UnknownChildSa(child))?;
+        self.run(now, ike, |sa, env| sa.queue(env, Task::DeleteChild(child)));
+        Ok(())
     }
 
-    /// Deletes an IKE SA and all its Child SAs ([RFC 7296 §1.4.1]).
+    /// Deletes an IKE SA and all its Child SAs ([RFC 7296 §1.4.1]). An IKE SA still being set
+    /// up is dropped without a message.
     ///
     /// # Errors
     ///
@@ -199,14 +467,23 @@ impl Endpoint {
     ///
     /// [RFC 7296 §1.4.1]: https://www.rfc-editor.org/rfc/rfc7296#section-1.4.1
     pub fn terminate_ike(&mut self, now: Instant, ike: IkeSaId) -> Result<(), ApiError> {
-        let _ = now;
-        Err(ApiError::UnknownIkeSa(ike))
+        let sa = self.sas.get(&ike).ok_or(ApiError::UnknownIkeSa(ike))?;
+        match sa.state {
+            IkeSaState::Established(_) => {
+                self.run(now, ike, |sa, env| sa.queue(env, Task::DeleteIke));
+            }
+            _ => {
+                self.run(now, ike, |sa, env| sa.close(env, DeleteReason::Local));
+            }
+        }
+        Ok(())
     }
 
-    /// Replaces the config. Existing SAs keep the settings they were negotiated with; new
-    /// ones use the new config.
+    /// Replaces the config. Existing SAs keep the connection settings they were created with;
+    /// new ones use the new config.
     pub fn reload(&mut self, now: Instant, config: Arc<Config>) {
         let _ = now;
+        self.connections = config.connections.iter().cloned().map(Arc::new).collect();
         self.config = config;
     }
 
@@ -214,73 +491,270 @@ impl Endpoint {
     /// `handle_*` call and every command.
     #[must_use]
     pub fn poll_output(&mut self) -> Option<Output> {
-        self.out.pop_front()
+        self.out.pop()
     }
 
     /// When [`Endpoint::handle_timeout`] should next be called; `None` when no timer is armed.
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
-        None
+        self.schedule.first().map(|(at, _)| *at)
     }
 
     /// Every IKE SA, in handle order.
     pub fn ike_sas(&self) -> impl Iterator<Item = IkeSaInfo<'_>> {
-        std::iter::empty()
+        self.sas.values().map(IkeSa::info)
     }
 
     /// One IKE SA.
     pub fn ike_sa(&self, ike: IkeSaId) -> Option<IkeSaInfo<'_>> {
-        self.ike_sas().find(|info| info.id == ike)
+        self.sas.get(&ike).map(IkeSa::info)
+    }
+
+    /// The IKE SA a Child SA belongs to.
+    pub fn ike_sa_of(&self, child: ChildSaId) -> Option<IkeSaId> {
+        self.tables.children.get(&child).copied()
     }
 
     /// Counters of rejected input and failed exchanges.
     pub fn counters(&self) -> &Counters {
-        &self.counters
+        &self.tables.counters
     }
 
-    /// The crypto provider.
-    pub fn crypto(&self) -> &Arc<CryptoProvider> {
-        &self.crypto
+    /// The config in use.
+    pub fn config(&self) -> &Arc<Config> {
+        &self.config
     }
 
-    /// A copy of an established IKE SA with every key, counter and Child SA, for an HA
-    /// standby; remaining durations are computed from `now`. `None` for an unknown IKE SA or
-    /// one that is not established.
-    pub fn export(&self, now: Instant, ike: IkeSaId) -> Option<IkeSaSnapshot> {
-        let _ = (now, ike);
-        None
+    /// Runs `f` on SA `id` inside its tracing span, then reschedules or removes it.
+    pub(crate) fn run<R>(
+        &mut self,
+        now: Instant,
+        id: IkeSaId,
+        f: impl FnOnce(&mut IkeSa, &mut Env<'_>) -> R,
+    ) -> Option<R> {
+        let sa = self.sas.get_mut(&id)?;
+        let span = info_span!("ike_sa", id = %id, connection = %sa.core.connection.name,
+            spi_i = %hitless_sadb::IkeSpi(sa.core.spi_i), spi_r = %hitless_sadb::IkeSpi(sa.core.spi_r));
+        let entered = span.enter();
+        let mut env = Env {
+            now,
+            config: &self.config,
+            connections: &self.connections,
+            crypto: &self.crypto,
+            out: &mut self.out,
+            tables: &mut self.tables,
+        };
+        let result = f(sa, &mut env);
+        drop(entered);
+        self.settle(id);
+        Some(result)
     }
 
-    /// Creates (or replaces) a passive IKE SA from a snapshot: it holds all the state, sends
-    /// nothing, installs nothing and arms no timer until [`Endpoint::activate`].
+    /// Removes SA `id` if it is dead, otherwise updates its place in the schedule.
+    pub(crate) fn settle(&mut self, id: IkeSaId) {
+        let dead = self.sas.get(&id).is_none_or(IkeSa::is_dead);
+        if dead {
+            if let Some(sa) = self.sas.remove(&id) {
+                self.tables.ike_spis.remove(&sa.core.our_spi());
+                self.half_open.remove(&(sa.core.remote, sa.core.spi_i));
+                self.half_open.retain(|_, v| *v != id);
+                for child in sa.core.children.values() {
+                    self.tables.remove_child(child.id, child.spi_in);
+                }
+                self.tables.esp_spis.retain(|_, owner| *owner != id);
+            }
+            if let Some(at) = self.scheduled.remove(&id) {
+                self.schedule.remove(&(at, id));
+            }
+            return;
+        }
+        self.reschedule(id);
+    }
+
+    fn reschedule(&mut self, id: IkeSaId) {
+        if let Some(at) = self.scheduled.remove(&id) {
+            self.schedule.remove(&(at, id));
+        }
+        let Some(sa) = self.sas.get(&id) else {
+            return;
+        };
+        if let Some(at) = sa.next_deadline(&self.config) {
+            self.schedule.insert((at, id));
+            self.scheduled.insert(id, at);
+        }
+    }
+
+    /// A new IKE_SA_INIT request: choose a connection by address and answer it
+    /// ([RFC 7296 §1.2]). Errors are answered statelessly.
     ///
-    /// # Errors
-    ///
-    /// [`ApiError::InvalidSnapshot`] for an unknown connection, unsupported algorithms or an
-    /// active IKE SA with the same SPIs.
-    pub fn import_passive(&mut self, snapshot: IkeSaSnapshot) -> Result<IkeSaId, ApiError> {
-        let _ = snapshot;
-        Err(ApiError::InvalidSnapshot("not yet supported"))
+    /// [RFC 7296 §1.2]: https://www.rfc-editor.org/rfc/rfc7296#section-1.2
+    fn accept(&mut self, now: Instant, datagram: &Datagram<'_>, parsed: &ParsedMessage<'_>) {
+        let header = parsed.header;
+        // RFC 7296 §2.6: the responder side of COOKIE (demanding one above
+        // `half_open.cookie_threshold`) plugs in here with the hardening issue.
+        let connection = self
+            .connections
+            .iter()
+            .find(|c| {
+                (c.remote_addrs.is_empty() || c.remote_addrs.contains(&datagram.remote.ip()))
+                    && (c.local_addrs.is_empty() || c.local_addrs.contains(&datagram.local.ip()))
+            })
+            .cloned();
+        let Some(connection) = connection else {
+            debug!(remote = %datagram.remote, "no connection for this peer");
+            self.tables.counters.bump(ErrorCounter::NoProposalChosen);
+            self.stateless_error(&header, datagram, NotifyType::NO_PROPOSAL_CHOSEN, Vec::new());
+            return;
+        };
+        let id = self.tables.new_ike_id();
+        let mut core = IkeSaCore::new(
+            now,
+            id,
+            connection,
+            false,
+            datagram.local,
+            datagram.remote,
+            &self.config,
+        );
+        core.spi_i = header.spi_i;
+        core.spi_r = match self.tables.allocate_ike_spi(&self.crypto, id) {
+            Ok(spi) => spi,
+            Err(error) => {
+                warn!(%error, "cannot allocate an IKE SPI");
+                return;
+            }
+        };
+        let span = info_span!("ike_sa", id = %id, connection = %core.connection.name,
+            spi_i = %hitless_sadb::IkeSpi(core.spi_i), spi_r = %hitless_sadb::IkeSpi(core.spi_r));
+        let entered = span.enter();
+        let message = Message {
+            header,
+            payloads: parsed.payloads.clone(),
+        };
+        let mut env = Env {
+            now,
+            config: &self.config,
+            connections: &self.connections,
+            crypto: &self.crypto,
+            out: &mut self.out,
+            tables: &mut self.tables,
+        };
+        let result = ike_init::respond(&mut env.cx(&mut core), &message, datagram);
+        let (mut replied, body) = match result {
+            Ok(answer) => answer,
+            Err(error) => {
+                debug!(remote = %datagram.remote, %error, "refusing IKE_SA_INIT");
+                self.tables.ike_spis.remove(&core.spi_r);
+                self.tables.counters.bump(error.counter());
+                if let Some(Payload::Notify(n)) = ike_init::error_notify(&error) {
+                    self.stateless_error(&header, datagram, n.notify_type, n.data);
+                }
+                return;
+            }
+        };
+        let response_header = core.header(ExchangeType::IKE_SA_INIT, true, 0);
+        let bytes = ike::emit_message(&response_header, &body.payloads);
+        debug!("> {}", ike::summary(&response_header, &body.payloads, false));
+        replied.init.response = bytes.clone();
+        core.counters.messages_in += 1;
+        core.window.response_sent(0, bytes.clone());
+        core.send_to(now, &mut self.out, datagram.local, datagram.remote, bytes);
+        drop(entered);
+        self.half_open.insert((datagram.remote, core.spi_i), id);
+        self.sas.insert(
+            id,
+            IkeSa {
+                core,
+                state: IkeSaState::InitReplied(Box::new(replied)),
+            },
+        );
+        self.reschedule(id);
     }
 
-    /// Turns the passive IKE SAs that `which` selects active: installs their Child SAs and
-    /// arms their timers.
-    pub fn activate(&mut self, now: Instant, which: impl Fn(&IkeSaInfo<'_>) -> bool) {
-        let _ = (now, which);
+    /// An unprotected error response to an IKE_SA_INIT request we keep no state for (RFC 7296
+    /// §2.21.1: the responder SPI stays zero).
+    fn stateless_error(
+        &mut self,
+        request: &Header,
+        datagram: &Datagram<'_>,
+        kind: NotifyType,
+        data: Vec<u8>,
+    ) {
+        let header = Header {
+            spi_r: 0,
+            next_payload: PayloadType::NONE,
+            flags: Flags {
+                initiator: false,
+                version: false,
+                response: true,
+            },
+            length: 0,
+            ..*request
+        };
+        let payloads = [Payload::Notify(notify(kind, data))];
+        let bytes = ike::emit_message(&header, &payloads);
+        let marker = datagram.local.port() == crate::nat::NAT_T_PORT;
+        self.out
+            .transmit(Some(datagram.local), datagram.remote, marker, bytes);
     }
 
-    /// Turns the active IKE SAs that `which` selects passive (an HA node that lost its role):
-    /// they stop sending at once.
-    pub fn deactivate(&mut self, which: impl Fn(&IkeSaInfo<'_>) -> bool) {
-        let _ = which;
+    /// A message for an IKE SA we do not have ([RFC 7296 §2.21.4]): never answer a response;
+    /// answer a request with an unprotected INVALID_IKE_SPI, at most at the configured rate.
+    ///
+    /// [RFC 7296 §2.21.4]: https://www.rfc-editor.org/rfc/rfc7296#section-2.21.4
+    fn unknown_spi(&mut self, now: Instant, datagram: &Datagram<'_>, header: &Header) {
+        debug!(remote = %datagram.remote, exchange = %header.exchange, "message for unknown IKE SA");
+        self.tables.counters.bump(ErrorCounter::UnknownSpi);
+        if header.flags.response {
+            return;
+        }
+        if !self
+            .invalid_spi_budget
+            .allow(now, self.config.invalid_spi_notify_rate)
+        {
+            self.tables
+                .counters
+                .bump(ErrorCounter::InvalidSpiRateLimited);
+            return;
+        }
+        let response = Header {
+            next_payload: PayloadType::NONE,
+            exchange: ExchangeType::INFORMATIONAL,
+            flags: Flags {
+                initiator: !header.flags.initiator,
+                version: false,
+                response: true,
+            },
+            length: 0,
+            ..*header
+        };
+        let payloads = [Payload::Notify(notify(NotifyType::INVALID_IKE_SPI, Vec::new()))];
+        let bytes = ike::emit_message(&response, &payloads);
+        let marker = datagram.local.port() == crate::nat::NAT_T_PORT;
+        self.out
+            .transmit(Some(datagram.local), datagram.remote, marker, bytes);
     }
 
-    /// Forgets an IKE SA without sending anything (an HA standby told the SA is gone).
-    ///
-    /// # Errors
-    ///
-    /// [`ApiError::UnknownIkeSa`].
-    pub fn remove(&mut self, ike: IkeSaId) -> Result<(), ApiError> {
-        Err(ApiError::UnknownIkeSa(ike))
+    /// The IKE SA and Child SA an ESP SA belongs to.
+    fn find_child(
+        &self,
+        spi: hitless_sadb::Spi,
+        direction: Direction,
+    ) -> Option<(IkeSaId, ChildSaId)> {
+        match direction {
+            Direction::Inbound => {
+                let ike = *self.tables.esp_spis.get(&spi)?;
+                let sa = self.sas.get(&ike)?;
+                let child = sa.core.children.values().find(|c| c.spi_in == spi)?;
+                Some((ike, child.id))
+            }
+            Direction::Outbound => self.sas.values().find_map(|sa| {
+                sa.core
+                    .children
+                    .values()
+                    .find(|c| c.spi_out == spi)
+                    .map(|c| (sa.core.id, c.id))
+            }),
+        }
     }
 }

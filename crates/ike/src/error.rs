@@ -143,6 +143,12 @@ pub enum ApiError {
     /// The random source failed.
     #[error("crypto failure: {0}")]
     Crypto(CryptoError),
+    /// None of the connection's proposals uses algorithms the crypto provider has.
+    #[error("connection {0:?} has no proposal the crypto provider supports")]
+    NoUsableProposal(String),
+    /// The operation is not implemented yet.
+    #[error("not supported yet: {0}")]
+    NotSupported(&'static str),
 }
 
 impl Error {

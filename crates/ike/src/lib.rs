@@ -57,15 +57,25 @@
 //! [RFC 7296 §2.6]: https://www.rfc-editor.org/rfc/rfc7296#section-2.6
 //! [RFC 7296 §2.8]: https://www.rfc-editor.org/rfc/rfc7296#section-2.8
 
+mod auth;
+mod child_sa;
 pub mod config;
 mod endpoint;
 mod error;
 mod event;
+mod exchange;
+mod ha;
 mod ids;
+mod ike_sa;
 mod info;
-#[allow(dead_code)] // the negotiation functions are used by the exchanges that land next
+mod message;
+mod nat;
+mod output;
 mod proposal;
 mod snapshot;
+mod tables;
+mod timer;
+mod ts;
 
 pub use config::Config;
 pub use endpoint::Counters;

@@ -4,6 +4,7 @@
 //! [RFC 7296 §2.7]: https://www.rfc-editor.org/rfc/rfc7296#section-2.7
 //! [§3.3]: https://www.rfc-editor.org/rfc/rfc7296#section-3.3
 
+use hitless_crypto::CryptoProvider;
 use hitless_sadb::EspAlgorithms;
 use hitless_wire::ike::Proposal;
 use hitless_wire::ike::Transform;
@@ -276,6 +277,85 @@ pub(crate) fn offers_ke(ours: &[Proposal], method: KeMethod) -> bool {
     ours.iter()
         .flat_map(|p| &p.transforms)
         .any(|t| t.transform_type == TransformType::KE && KeMethod(t.id) == method)
+}
+
+/// `config` reduced to the algorithms `crypto` implements; proposals left without an
+/// encryption, PRF or KE transform are dropped.
+pub(crate) fn supported_ike(crypto: &CryptoProvider, config: &[IkeProposal]) -> Vec<IkeProposal> {
+    config
+        .iter()
+        .map(|p| IkeProposal {
+            encryption: supported_encryption(crypto, &p.encryption),
+            integrity: p
+                .integrity
+                .iter()
+                .copied()
+                .filter(|i| crypto.integ(*i).is_some())
+                .collect(),
+            prf: p
+                .prf
+                .iter()
+                .copied()
+                .filter(|f| crypto.prf(*f).is_some())
+                .collect(),
+            key_exchange: p
+                .key_exchange
+                .iter()
+                .copied()
+                .filter(|k| crypto.key_exchange(*k).is_some())
+                .collect(),
+        })
+        .filter(|p| {
+            let aead = p.encryption.iter().any(Encryption::is_aead);
+            !p.encryption.is_empty()
+                && !p.prf.is_empty()
+                && !p.key_exchange.is_empty()
+                && (aead || !p.integrity.is_empty())
+        })
+        .collect()
+}
+
+/// `config` reduced to the algorithms `crypto` implements (the data plane uses the same
+/// provider); proposals left without encryption (or PFS group, when one was configured) are
+/// dropped.
+pub(crate) fn supported_esp(crypto: &CryptoProvider, config: &[EspProposal]) -> Vec<EspProposal> {
+    config
+        .iter()
+        .map(|p| EspProposal {
+            encryption: supported_encryption(crypto, &p.encryption),
+            integrity: p
+                .integrity
+                .iter()
+                .copied()
+                .filter(|i| crypto.integ(*i).is_some())
+                .collect(),
+            key_exchange: p
+                .key_exchange
+                .iter()
+                .copied()
+                .filter(|k| crypto.key_exchange(*k).is_some())
+                .collect(),
+            esn: p.esn,
+        })
+        .zip(config)
+        .filter(|(p, original)| {
+            let aead = p.encryption.iter().any(Encryption::is_aead);
+            !p.encryption.is_empty()
+                && (aead || !p.integrity.is_empty())
+                && (original.key_exchange.is_empty() || !p.key_exchange.is_empty())
+        })
+        .map(|(p, _)| p)
+        .collect()
+}
+
+fn supported_encryption(crypto: &CryptoProvider, encryption: &[Encryption]) -> Vec<Encryption> {
+    encryption
+        .iter()
+        .copied()
+        .filter(|e| {
+            crypto.aead(e.id, e.key_bits).is_some() || crypto.cipher(e.id, e.key_bits).is_some()
+        })
+        .collect()
 }
 
 fn match_transforms(

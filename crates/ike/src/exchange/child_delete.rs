@@ -1,0 +1,104 @@
+//! Deleting Child SAs with INFORMATIONAL ([RFC 7296 §1.4.1]): the request names our inbound
+//! SPIs, the response names the paired SPIs of the other direction.
+//!
+//! [RFC 7296 §1.4.1]: https://www.rfc-editor.org/rfc/rfc7296#section-1.4.1
+
+use hitless_wire::ike::DeletePayload;
+use hitless_wire::ike::Payload;
+use hitless_wire::registry::ExchangeType;
+use hitless_wire::registry::ProtocolId;
+use tracing::debug;
+
+use super::Flow;
+use super::SaContext;
+use crate::child_sa::ChildState;
+use crate::event::DeleteReason;
+use crate::ids::ChildSaId;
+use crate::message::Body;
+use crate::message::Message;
+use crate::message::Request;
+
+/// The initiator of a Child SA delete.
+pub(crate) struct Initiator {
+    children: Vec<ChildSaId>,
+}
+
+impl Initiator {
+    /// Starts deleting `child`; `None` if it is gone or already being deleted.
+    pub(crate) fn start(cx: &mut SaContext<'_>, child: ChildSaId) -> Option<(Self, Request)> {
+        let sa = cx.sa.children.get_mut(&child)?;
+        if sa.state == ChildState::Deleting {
+            return None;
+        }
+        sa.state = ChildState::Deleting;
+        let mut body = Body::new();
+        body.push(Payload::Delete(DeletePayload {
+            protocol: ProtocolId::ESP,
+            spis: vec![sa.spi_in.0],
+        }));
+        Some((
+            Self {
+                children: vec![child],
+            },
+            Request {
+                exchange: ExchangeType::INFORMATIONAL,
+                body,
+            },
+        ))
+    }
+
+    /// The Child SAs being deleted.
+    pub(crate) fn children(&self) -> &[ChildSaId] {
+        &self.children
+    }
+
+    /// The peer confirmed: remove the SAs (RFC 7296 §1.4.1: the initiator removes its inbound
+    /// SAs on the response). The response's Delete payloads need no action; a crossing delete
+    /// may already have removed them.
+    pub(crate) fn handle_response(self, cx: &mut SaContext<'_>, _response: &Message) -> Flow {
+        for child in self.children {
+            cx.sa
+                .remove_child(cx.out, cx.tables, child, DeleteReason::Local);
+        }
+        Flow::Continue
+    }
+}
+
+/// Answers Delete payloads for ESP SAs: removes each named Child SA and answers with our paired
+/// inbound SPIs. Unknown SPIs are ignored (§1.4.1). A Child SA we are deleting ourselves (the
+/// requests crossed) is removed now and left out of the answer, as §1.4.1 requires.
+pub(crate) fn respond(cx: &mut SaContext<'_>, request: &Message) -> Body {
+    let mut paired = Vec::new();
+    let spis: Vec<u32> = request
+        .deletes()
+        .filter(|d| d.protocol == ProtocolId::ESP)
+        .flat_map(|d| d.spis.iter().copied())
+        .collect();
+    for spi in spis {
+        let Some((id, crossing)) = cx
+            .sa
+            .children
+            .values()
+            .find(|c| c.spi_out.0 == spi)
+            .map(|c| (c.id, c.state == ChildState::Deleting))
+        else {
+            debug!(spi = %hitless_sadb::Spi(spi), "delete for an unknown Child SA");
+            continue;
+        };
+        if let Some(child) = cx
+            .sa
+            .remove_child(cx.out, cx.tables, id, DeleteReason::Peer)
+            && !crossing
+        {
+            paired.push(child.spi_in.0);
+        }
+    }
+    let mut body = Body::new();
+    if !paired.is_empty() {
+        body.push(Payload::Delete(DeletePayload {
+            protocol: ProtocolId::ESP,
+            spis: paired,
+        }));
+    }
+    body
+}

@@ -1,0 +1,209 @@
+//! The exchanges, one module per task (strongSwan's decomposition): what each initiator keeps
+//! while its request is in flight, and what each responder answers.
+//!
+//! Task order: an IKE SA runs one request at a time (window size 1, [RFC 7296 §2.3]). Queued
+//! tasks start in the order they were queued, except that a delete of the IKE SA goes first and
+//! makes every other queued task moot. Only initiators carry state; responders are functions
+//! from request to response.
+//!
+//! [RFC 7296 §2.3]: https://www.rfc-editor.org/rfc/rfc7296#section-2.3
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use hitless_crypto::CryptoProvider;
+use hitless_wire::registry::ExchangeType;
+use hitless_wire::registry::NotifyType;
+use hitless_wire::registry::ProtocolId;
+
+use crate::config::Config;
+use crate::config::Connection;
+use crate::error::Error;
+use crate::ids::ChildSaId;
+use crate::ike_sa::IkeSaCore;
+use crate::message::Body;
+use crate::message::Message;
+use crate::message::Request;
+use crate::output::OutputQueue;
+use crate::tables::Tables;
+
+pub(crate) mod child_create;
+pub(crate) mod child_delete;
+pub(crate) mod dpd;
+pub(crate) mod ike_auth;
+pub(crate) mod ike_delete;
+pub(crate) mod ike_init;
+
+/// Everything an exchange may touch, passed explicitly (no globals).
+pub(crate) struct SaContext<'a> {
+    /// The current time.
+    pub now: Instant,
+    /// The IKE SA the exchange runs on.
+    pub sa: &'a mut IkeSaCore,
+    /// The endpoint's config.
+    pub config: &'a Config,
+    /// The endpoint's connections (for choosing one at IKE_AUTH).
+    pub connections: &'a [Arc<Connection>],
+    /// Crypto and randomness.
+    pub crypto: &'a CryptoProvider,
+    /// The output queue.
+    pub out: &'a mut OutputQueue,
+    /// Endpoint-wide ids, SPIs and counters.
+    pub tables: &'a mut Tables,
+}
+
+/// Work queued on an established IKE SA.
+#[derive(Clone, Debug, Eq, PartialEq)]
+pub(crate) enum Task {
+    /// Create a Child SA from the named config.
+    CreateChild(String),
+    /// Delete a Child SA.
+    DeleteChild(ChildSaId),
+    /// Delete the IKE SA.
+    DeleteIke,
+    /// A liveness check.
+    Dpd,
+}
+
+/// The exchange whose request is in flight.
+pub(crate) enum Initiating {
+    /// CREATE_CHILD_SA for a new Child SA.
+    ChildCreate(child_create::Initiator),
+    /// INFORMATIONAL deleting Child SAs.
+    ChildDelete(child_delete::Initiator),
+    /// INFORMATIONAL deleting the IKE SA.
+    IkeDelete(ike_delete::Initiator),
+    /// An empty INFORMATIONAL.
+    Dpd(dpd::Initiator),
+    /// A request restored from an HA snapshot whose local state could not be exported: its
+    /// response only advances the window.
+    Unresumable(ExchangeType),
+}
+
+/// What happens to the IKE SA after an exchange step.
+#[derive(Clone, Copy, Debug, Eq, PartialEq)]
+pub(crate) enum Flow {
+    /// It goes on.
+    Continue,
+    /// It is deleted (cleanly: the peer knows).
+    Deleted(crate::event::DeleteReason),
+}
+
+impl Task {
+    /// Starts the task: the initiator's state and the request to send. `Ok(None)` when the task
+    /// became moot (for example the Child SA is already gone).
+    pub(crate) fn start(
+        self,
+        cx: &mut SaContext<'_>,
+    ) -> Result<Option<(Initiating, Request)>, Error> {
+        Ok(match self {
+            Self::CreateChild(name) => child_create::Initiator::start(cx, &name)?
+                .map(|(i, r)| (Initiating::ChildCreate(i), r)),
+            Self::DeleteChild(child) => child_delete::Initiator::start(cx, child)
+                .map(|(i, r)| (Initiating::ChildDelete(i), r)),
+            Self::DeleteIke => {
+                let (i, r) = ike_delete::Initiator::start(cx);
+                Some((Initiating::IkeDelete(i), r))
+            }
+            Self::Dpd => {
+                let (i, r) = dpd::Initiator::start(cx);
+                Some((Initiating::Dpd(i), r))
+            }
+        })
+    }
+}
+
+impl Initiating {
+    /// Handles the response to our request.
+    pub(crate) fn handle_response(self, cx: &mut SaContext<'_>, response: &Message) -> Flow {
+        match self {
+            Self::ChildCreate(i) => i.handle_response(cx, response),
+            Self::ChildDelete(i) => i.handle_response(cx, response),
+            Self::IkeDelete(i) => i.handle_response(cx, response),
+            Self::Dpd(i) => i.handle_response(cx, response),
+            Self::Unresumable(_) => Flow::Continue,
+        }
+    }
+
+    /// Its exchange type.
+    pub(crate) fn exchange(&self) -> ExchangeType {
+        match self {
+            Self::ChildCreate(_) => ExchangeType::CREATE_CHILD_SA,
+            Self::ChildDelete(_) | Self::IkeDelete(_) | Self::Dpd(_) => ExchangeType::INFORMATIONAL,
+            Self::Unresumable(exchange) => *exchange,
+        }
+    }
+
+    /// What an HA snapshot records about it.
+    pub(crate) fn snapshot(&self, cx_children: &IkeSaCore) -> crate::snapshot::InFlight {
+        use crate::snapshot::InFlight;
+        match self {
+            Self::Dpd(_) => InFlight::Dpd,
+            Self::IkeDelete(_) => InFlight::DeleteIke,
+            Self::ChildDelete(i) => InFlight::DeleteChild(
+                i.children()
+                    .iter()
+                    .filter_map(|c| cx_children.children.get(c).map(|c| c.spi_in))
+                    .collect(),
+            ),
+            Self::ChildCreate(_) => InFlight::Unresumable(ExchangeType::CREATE_CHILD_SA),
+            Self::Unresumable(exchange) => InFlight::Unresumable(*exchange),
+        }
+    }
+}
+
+/// Answers a request on an established IKE SA ([RFC 7296 §1.3], [§1.4]).
+///
+/// [RFC 7296 §1.3]: https://www.rfc-editor.org/rfc/rfc7296#section-1.3
+/// [§1.4]: https://www.rfc-editor.org/rfc/rfc7296#section-1.4
+pub(crate) fn respond(cx: &mut SaContext<'_>, request: &Message) -> (Body, Flow) {
+    match request.header.exchange {
+        ExchangeType::CREATE_CHILD_SA => {
+            let body = if request.has_notify(NotifyType::REKEY_SA) {
+                // Rekeying lands with issue 8; until then the peer keeps its SA (RFC 7296
+                // §2.25: TEMPORARY_FAILURE makes it retry later).
+                Body::error(NotifyType::TEMPORARY_FAILURE, Vec::new())
+            } else if request
+                .sa()
+                .is_some_and(|sa| sa.proposals.iter().any(|p| p.protocol == ProtocolId::IKE))
+            {
+                Body::error(NotifyType::TEMPORARY_FAILURE, Vec::new())
+            } else {
+                child_create::respond(cx, request)
+            };
+            (body, Flow::Continue)
+        }
+        ExchangeType::INFORMATIONAL => informational(cx, request),
+        other => {
+            // RFC 7296 §2.21.2: an exchange that makes no sense here is answered with
+            // INVALID_SYNTAX, never processed.
+            tracing::warn!(exchange = %other, "unexpected exchange on an established IKE SA");
+            (Body::error(NotifyType::INVALID_SYNTAX, Vec::new()), Flow::Continue)
+        }
+    }
+}
+
+/// INFORMATIONAL requests: deletes, liveness checks and notifications ([RFC 7296 §1.4]).
+///
+/// [RFC 7296 §1.4]: https://www.rfc-editor.org/rfc/rfc7296#section-1.4
+fn informational(cx: &mut SaContext<'_>, request: &Message) -> (Body, Flow) {
+    if request
+        .deletes()
+        .any(|d| d.protocol == ProtocolId::IKE)
+    {
+        return ike_delete::respond(cx);
+    }
+    for notify in request.notifies() {
+        if notify.notify_type.is_error() {
+            tracing::warn!(notify = %notify.notify_type, "peer reported an error");
+        } else {
+            // RFC 7296 §3.10.1: status notifications we do not understand are ignored.
+            tracing::debug!(notify = %notify.notify_type, "ignoring status notification");
+        }
+    }
+    let mut body = Body::new();
+    if request.deletes().next().is_some() {
+        body = child_delete::respond(cx, request);
+    }
+    (body, Flow::Continue)
+}

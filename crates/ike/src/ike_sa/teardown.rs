@@ -1,0 +1,87 @@
+//! Ending IKE SAs and Child SAs: the SA commands that remove them, the events, and the tables.
+
+use tracing::info;
+use tracing::warn;
+
+use super::Env;
+use super::IkeSa;
+use super::IkeSaCore;
+use super::IkeSaState;
+use crate::child_sa::ChildSa;
+use crate::event::DeleteReason;
+use crate::event::Event;
+use crate::event::FailureReason;
+use crate::ids::ChildSaId;
+use crate::output::OutputQueue;
+use crate::tables::Tables;
+
+impl IkeSa {
+    /// The IKE SA failed: remove its Child SAs and report it. Nothing is sent.
+    pub(crate) fn fail(&mut self, env: &mut Env<'_>, reason: FailureReason) {
+        warn!(?reason, "IKE SA failed");
+        self.core
+            .remove_children(env.out, env.tables, DeleteReason::IkeSaGone);
+        env.out.event(Event::IkeSaFailed {
+            ike: self.core.id,
+            connection: self.core.connection.name.clone(),
+            spis: self.core.spis(),
+            remote: self.core.remote,
+            reason,
+        });
+        self.state = IkeSaState::Dead;
+    }
+
+    /// The IKE SA was deleted: remove its Child SAs and report it.
+    pub(crate) fn close(&mut self, env: &mut Env<'_>, reason: DeleteReason) {
+        info!(?reason, "IKE SA deleted");
+        self.core
+            .remove_children(env.out, env.tables, DeleteReason::IkeSaGone);
+        env.out.event(Event::IkeSaDeleted {
+            ike: self.core.id,
+            spis: self.core.spis(),
+            reason,
+        });
+        self.state = IkeSaState::Dead;
+    }
+}
+
+impl IkeSaCore {
+    /// Removes every Child SA.
+    pub(crate) fn remove_children(
+        &mut self,
+        out: &mut OutputQueue,
+        tables: &mut Tables,
+        reason: DeleteReason,
+    ) {
+        let ids: Vec<ChildSaId> = self.children.keys().copied().collect();
+        for id in ids {
+            self.remove_child(out, tables, id, reason);
+        }
+    }
+
+    /// Removes one Child SA: its SAs, its policy unless a sibling (its rekeyed successor or
+    /// predecessor) still uses the slot, its table entries, and reports it.
+    pub(crate) fn remove_child(
+        &mut self,
+        out: &mut OutputQueue,
+        tables: &mut Tables,
+        id: ChildSaId,
+        reason: DeleteReason,
+    ) -> Option<ChildSa> {
+        let child = self.children.remove(&id)?;
+        let shared_slot = self.children.values().any(|c| c.reqid == child.reqid);
+        child.uninstall(out, !shared_slot);
+        tables.remove_child(id, child.spi_in);
+        info!(child = %id, spi_in = %child.spi_in, spi_out = %child.spi_out, ?reason,
+            "Child SA deleted");
+        out.event(Event::ChildSaDeleted {
+            ike: self.id,
+            child: id,
+            name: child.name.clone(),
+            spi_in: child.spi_in,
+            spi_out: child.spi_out,
+            reason,
+        });
+        Some(child)
+    }
+}

@@ -1,0 +1,99 @@
+//! Endpoint-wide tables: handles, SPI allocation without collisions, the Child SA index and the
+//! error counters. Exchanges reach them through [`SaContext`](crate::exchange::SaContext).
+
+use std::collections::BTreeMap;
+
+use hitless_crypto::CryptoError;
+use hitless_crypto::CryptoProvider;
+use hitless_sadb::ReqId;
+use hitless_sadb::Spi;
+
+use crate::endpoint::Counters;
+use crate::ids::ChildSaId;
+use crate::ids::IkeSaId;
+
+/// Identifiers and SPIs in use on this endpoint.
+#[derive(Debug, Default)]
+pub(crate) struct Tables {
+    next_ike: u64,
+    next_child: u64,
+    next_reqid: u32,
+    /// Our IKE SPIs (the ones we chose) → their IKE SA.
+    pub ike_spis: BTreeMap<u64, IkeSaId>,
+    /// Our inbound ESP SPIs → the IKE SA that owns them.
+    pub esp_spis: BTreeMap<Spi, IkeSaId>,
+    /// Child SA → its IKE SA.
+    pub children: BTreeMap<ChildSaId, IkeSaId>,
+    /// Error counters.
+    pub counters: Counters,
+}
+
+/// ESP SPIs below this are reserved (RFC 4303 §2.1).
+const MIN_ESP_SPI: u32 = 256;
+
+impl Tables {
+    /// A new IKE SA handle.
+    pub(crate) fn new_ike_id(&mut self) -> IkeSaId {
+        self.next_ike += 1;
+        IkeSaId(self.next_ike)
+    }
+
+    /// A new Child SA handle, indexed under `owner`.
+    pub(crate) fn new_child_id(&mut self, owner: IkeSaId) -> ChildSaId {
+        self.next_child += 1;
+        let id = ChildSaId(self.next_child);
+        self.children.insert(id, owner);
+        id
+    }
+
+    /// A new policy slot.
+    pub(crate) fn new_reqid(&mut self) -> ReqId {
+        self.next_reqid += 1;
+        ReqId(self.next_reqid)
+    }
+
+    /// A random IKE SPI (RFC 7296 §2.6: non-zero, unique among ours) for `owner`.
+    pub(crate) fn allocate_ike_spi(
+        &mut self,
+        crypto: &CryptoProvider,
+        owner: IkeSaId,
+    ) -> Result<u64, CryptoError> {
+        loop {
+            let mut bytes = [0; 8];
+            crypto.fill_random(&mut bytes)?;
+            let spi = u64::from_be_bytes(bytes);
+            if spi != 0 && !self.ike_spis.contains_key(&spi) {
+                self.ike_spis.insert(spi, owner);
+                return Ok(spi);
+            }
+        }
+    }
+
+    /// A random inbound ESP SPI, unique among ours, for `owner`.
+    pub(crate) fn allocate_esp_spi(
+        &mut self,
+        crypto: &CryptoProvider,
+        owner: IkeSaId,
+    ) -> Result<Spi, CryptoError> {
+        loop {
+            let spi = Spi(random_u32(crypto)?);
+            if spi.0 >= MIN_ESP_SPI && !self.esp_spis.contains_key(&spi) {
+                self.esp_spis.insert(spi, owner);
+                return Ok(spi);
+            }
+        }
+    }
+
+    /// Forgets a Child SA and its inbound SPI.
+    pub(crate) fn remove_child(&mut self, child: ChildSaId, spi_in: Spi) {
+        self.children.remove(&child);
+        self.esp_spis.remove(&spi_in);
+    }
+}
+
+/// A random `u32` from the provider.
+pub(crate) fn random_u32(crypto: &CryptoProvider) -> Result<u32, CryptoError> {
+    let mut bytes = [0; 4];
+    crypto.fill_random(&mut bytes)?;
+    Ok(u32::from_be_bytes(bytes))
+}
