@@ -653,7 +653,10 @@ impl Endpoint {
             }
         };
         let response_header = core.header(ExchangeType::IKE_SA_INIT, true, 0);
-        let bytes = ike::emit_message(&response_header, &body.payloads);
+        let Ok(bytes) = ike::try_emit_message(&response_header, &body.payloads) else {
+            self.tables.ike_spis.remove(&core.spi_r);
+            return;
+        };
         debug!("> {}", ike::summary(&response_header, &body.payloads, false));
         replied.init.response = bytes.clone();
         core.counters.messages_in += 1;
@@ -692,7 +695,9 @@ impl Endpoint {
             ..*request
         };
         let payloads = [Payload::Notify(notify(kind, data))];
-        let bytes = ike::emit_message(&header, &payloads);
+        let Ok(bytes) = ike::try_emit_message(&header, &payloads) else {
+            return;
+        };
         let marker = datagram.local.port() == crate::nat::NAT_T_PORT;
         self.out
             .transmit(Some(datagram.local), datagram.remote, marker, bytes);
@@ -729,7 +734,9 @@ impl Endpoint {
             ..*header
         };
         let payloads = [Payload::Notify(notify(NotifyType::INVALID_IKE_SPI, Vec::new()))];
-        let bytes = ike::emit_message(&response, &payloads);
+        let Ok(bytes) = ike::try_emit_message(&response, &payloads) else {
+            return;
+        };
         let marker = datagram.local.port() == crate::nat::NAT_T_PORT;
         self.out
             .transmit(Some(datagram.local), datagram.remote, marker, bytes);

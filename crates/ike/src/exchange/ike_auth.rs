@@ -173,6 +173,7 @@ impl Initiator {
             }
         };
         established(cx, &peer, response);
+        let first = child.as_ref().map(|c| c.name().to_owned());
         if let Some(child) = child {
             let keys = KeyInput {
                 shared: &[],
@@ -193,7 +194,7 @@ impl Initiator {
             }
         }
         let mut established = Established::new(peer);
-        queue_start_children(cx, &mut established);
+        queue_start_children(cx, first.as_deref(), &mut established);
         Ok(established)
     }
 }
@@ -318,11 +319,11 @@ fn established(cx: &mut SaContext<'_>, peer: &auth::PeerAuthenticated, message: 
     });
 }
 
-/// Queues CREATE_CHILD_SA for every other Child SA config with a start action.
-fn queue_start_children(cx: &SaContext<'_>, established: &mut Established) {
-    let existing: Vec<&str> = cx.sa.children.values().map(|c| c.name.as_str()).collect();
+/// Queues CREATE_CHILD_SA for every other Child SA config with a start action (not the one
+/// tried in IKE_AUTH, even if it failed: retrying at once would fail the same way).
+fn queue_start_children(cx: &SaContext<'_>, first: Option<&str>, established: &mut Established) {
     for config in &cx.sa.connection.children {
-        if config.start_action == StartAction::Start && !existing.contains(&config.name.as_str()) {
+        if config.start_action == StartAction::Start && Some(config.name.as_str()) != first {
             established
                 .tasks
                 .push_back(Task::CreateChild(config.name.clone()));

@@ -277,7 +277,13 @@ impl IkeSa {
             Ok(ike_init::Outcome::Retry(mut init, body)) => {
                 // RFC 7296 §1.2 / §2.6: the new IKE_SA_INIT request reuses message ID 0.
                 let header = core.header(ExchangeType::IKE_SA_INIT, false, 0);
-                let bytes = hitless_wire::ike::emit_message(&header, &body.payloads);
+                let bytes = match core.encode(env.crypto, &header, &body) {
+                    Ok(bytes) => bytes,
+                    Err(error) => {
+                        self.fail(env, FailureReason::Protocol(Error::Crypto(error)));
+                        return IkeSaState::Dead;
+                    }
+                };
                 log_message(">", &Message { header, payloads: body.payloads });
                 let timeout = core
                     .backoff
@@ -563,7 +569,7 @@ fn message_ids_event(core: &IkeSaCore) -> Event {
 /// One debug line per message (STYLE.md §3.4).
 fn log_message(direction: &str, message: &Message) {
     if tracing::enabled!(tracing::Level::DEBUG) {
-        let summary = hitless_wire::ike::summary(&message.header, &message.payloads, true);
+        let summary = hitless_wire::ike::summary(&message.header, &message.payloads, false);
         debug!("{direction} {summary}");
     }
 }

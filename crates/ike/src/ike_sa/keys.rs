@@ -164,7 +164,10 @@ impl IkeSaKeys {
         let first_inner = payloads
             .first()
             .map_or(PayloadType::NONE, Payload::payload_type);
-        let mut plaintext = ike::emit_payload_chain(payloads, PayloadType::NONE);
+        // A value too large for its field cannot come from a parsed message; report it rather
+        // than panic.
+        let mut plaintext = ike::try_emit_payload_chain(payloads, PayloadType::NONE)
+            .map_err(|_| CryptoError::InvalidLength)?;
         let from_initiator = header.flags.initiator;
         match &self.protection {
             Protection::Aead {
@@ -177,8 +180,13 @@ impl IkeSaKeys {
                 let iv_len = aead.iv_len();
                 let tag_len = aead.tag_len();
                 let body_len = iv_len + plaintext.len() + tag_len;
-                let (mut message, offset) =
-                    ike::emit_encrypted_message(header, EncryptedKind::Sk, first_inner, body_len);
+                let (mut message, offset) = ike::try_emit_encrypted_message(
+                    header,
+                    EncryptedKind::Sk,
+                    first_inner,
+                    body_len,
+                )
+                .map_err(|_| CryptoError::InvalidLength)?;
                 let (aad, body) = message.split_at_mut(offset);
                 let (iv, rest) = body.split_at_mut(iv_len);
                 // RFC 5282 §3.1: the IV must not repeat under one key; 64 random bits per
@@ -208,8 +216,13 @@ impl IkeSaKeys {
                 let iv_len = cipher.iv_len();
                 let icv_len = integ.icv_len();
                 let body_len = iv_len + padded + icv_len;
-                let (mut message, offset) =
-                    ike::emit_encrypted_message(header, EncryptedKind::Sk, first_inner, body_len);
+                let (mut message, offset) = ike::try_emit_encrypted_message(
+                    header,
+                    EncryptedKind::Sk,
+                    first_inner,
+                    body_len,
+                )
+                .map_err(|_| CryptoError::InvalidLength)?;
                 let total = message.len();
                 {
                     let body = &mut message[offset..];

@@ -275,7 +275,8 @@ impl IkeSaCore {
             Some(keys) if header.exchange != ExchangeType::IKE_SA_INIT => {
                 keys.seal(crypto, header, &body.payloads)
             }
-            _ => Ok(hitless_wire::ike::emit_message(header, &body.payloads)),
+            _ => hitless_wire::ike::try_emit_message(header, &body.payloads)
+                .map_err(|_| hitless_crypto::CryptoError::InvalidLength),
         }
     }
 }
