@@ -78,10 +78,15 @@ pub(crate) struct ChildSa {
     /// When it expires.
     pub expire_at: Option<Instant>,
     /// How long a replaced inbound SA lingers (config).
+    #[allow(dead_code)] // read by the Child SA rekey of issue 8
     pub linger: Duration,
+    /// Outbound and inbound sequence numbers to install with (non-zero only for an SA taken
+    /// over from an HA snapshot).
+    pub sequences: (u64, u64),
 }
 
 /// The lifecycle of a Child SA.
+#[allow(dead_code)] // `Rekeying` and `Rekeyed` are entered by the Child SA rekey of issue 8
 #[derive(Clone, Copy, Debug, Eq, PartialEq)]
 pub(crate) enum ChildState {
     /// Installed and in use.
@@ -178,6 +183,7 @@ impl ChildSa {
             rekey_at,
             expire_at: lifetime.life_time.map(|life| now + life),
             linger: new.config.rekey_linger,
+            sequences: (0, 0),
         }
     }
 
@@ -217,18 +223,14 @@ impl ChildSa {
             rekey_at: snapshot.rekey_in.map(|d| now + d),
             expire_at: snapshot.expire_in.map(|d| now + d),
             linger,
+            sequences: (snapshot.outbound_sequence, snapshot.inbound_sequence),
         }
     }
 
     /// Emits the commands that install it: inbound SA first, then outbound SA, policy and
     /// route. `route` is false for the responder of a rekey, which routes later.
-    pub(crate) fn install(
-        &self,
-        out: &mut OutputQueue,
-        local: SocketAddr,
-        remote: SocketAddr,
-        sequences: (u64, u64),
-    ) {
+    pub(crate) fn install(&self, out: &mut OutputQueue, local: SocketAddr, remote: SocketAddr) {
+        let sequences = self.sequences;
         out.sa(SaCommand::AddSa(Box::new(self.spec(
             Direction::Inbound,
             local,
@@ -346,8 +348,8 @@ impl ChildSa {
             age: now.saturating_duration_since(self.installed_at),
             rekey_in: self.rekey_at.map(|at| at.saturating_duration_since(now)),
             expire_in: self.expire_at.map(|at| at.saturating_duration_since(now)),
-            outbound_sequence: 0,
-            inbound_sequence: 0,
+            outbound_sequence: self.sequences.0,
+            inbound_sequence: self.sequences.1,
         }
     }
 

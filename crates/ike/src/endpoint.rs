@@ -55,19 +55,19 @@ use crate::tables::Tables;
 /// All IKE SAs of one daemon: the sans-IO IKEv2 engine. See the [crate] documentation for the
 /// driving loop.
 pub struct Endpoint {
-    config: Arc<Config>,
-    connections: Vec<Arc<Connection>>,
-    crypto: Arc<CryptoProvider>,
-    sas: BTreeMap<IkeSaId, IkeSa>,
+    pub(crate) config: Arc<Config>,
+    pub(crate) connections: Vec<Arc<Connection>>,
+    pub(crate) crypto: Arc<CryptoProvider>,
+    pub(crate) sas: BTreeMap<IkeSaId, IkeSa>,
     /// Responder SAs by the initiator's address and SPI, to recognise retransmitted
     /// IKE_SA_INIT requests (RFC 7296 §2.1).
-    half_open: BTreeMap<(SocketAddr, u64), IkeSaId>,
+    pub(crate) half_open: BTreeMap<(SocketAddr, u64), IkeSaId>,
     /// Every SA's next deadline, ordered.
-    schedule: BTreeSet<(Instant, IkeSaId)>,
-    scheduled: BTreeMap<IkeSaId, Instant>,
-    tables: Tables,
-    out: OutputQueue,
-    invalid_spi_budget: RateLimit,
+    pub(crate) schedule: BTreeSet<(Instant, IkeSaId)>,
+    pub(crate) scheduled: BTreeMap<IkeSaId, Instant>,
+    pub(crate) tables: Tables,
+    pub(crate) out: OutputQueue,
+    pub(crate) invalid_spi_budget: RateLimit,
 }
 
 /// A UDP datagram received on an IKE port.
@@ -130,10 +130,9 @@ impl Counters {
     }
 }
 
-
 /// At most `per_second` events per second.
 #[derive(Debug, Default)]
-struct RateLimit {
+pub(crate) struct RateLimit {
     window_start: Option<Instant>,
     used: u32,
 }
@@ -180,8 +179,17 @@ impl Endpoint {
         let names: Vec<String> = self
             .connections
             .iter()
-            .filter(|c| c.children.iter().any(|ch| ch.start_action == StartAction::Start))
-            .filter(|c| !self.sas.values().any(|sa| sa.core.connection.name == c.name))
+            .filter(|c| {
+                c.children
+                    .iter()
+                    .any(|ch| ch.start_action == StartAction::Start)
+            })
+            .filter(|c| {
+                !self
+                    .sas
+                    .values()
+                    .any(|sa| sa.core.connection.name == c.name)
+            })
             .map(|c| c.name.clone())
             .collect();
         for name in names {
@@ -209,7 +217,9 @@ impl Endpoint {
         {
             match self.half_open.get(&(datagram.remote, header.spi_i)) {
                 Some(&id) => {
-                    self.run(now, id, |sa, env| sa.handle_message(env, &datagram, &parsed));
+                    self.run(now, id, |sa, env| {
+                        sa.handle_message(env, &datagram, &parsed)
+                    });
                 }
                 None => self.accept(now, &datagram, &parsed),
             }
@@ -237,7 +247,9 @@ impl Endpoint {
             self.unknown_spi(now, &datagram, &header);
             return;
         }
-        self.run(now, id, |sa, env| sa.handle_message(env, &datagram, &parsed));
+        self.run(now, id, |sa, env| {
+            sa.handle_message(env, &datagram, &parsed)
+        });
     }
 
     /// Acts on every timer that is due at `now` (retransmissions, liveness checks, NAT
@@ -309,7 +321,11 @@ impl Endpoint {
                 });
             }
             BackendEvent::Acquire { reqid, resource } => {
-                debug!(?reqid, ?resource, "acquire (trap policies not yet implemented)");
+                debug!(
+                    ?reqid,
+                    ?resource,
+                    "acquire (trap policies not yet implemented)"
+                );
             }
             BackendEvent::SequenceCheckpoint { .. } => {}
         }
@@ -360,7 +376,7 @@ impl Endpoint {
         };
         let span = info_span!("ike_sa", id = %id, connection = %core.connection.name);
         let _entered = span.enter();
-        let started = ike_init::Initiator::start(&mut env.cx(&mut core)).and_then(|(init, body)| {
+        let started = ike_init::Initiator::start(&env.cx(&mut core)).and_then(|(init, body)| {
             let request = Request {
                 exchange: ExchangeType::IKE_SA_INIT,
                 body,
@@ -399,7 +415,12 @@ impl Endpoint {
     /// [`ApiError::UnknownIkeSa`], [`ApiError::UnknownChild`], [`ApiError::WrongState`].
     ///
     /// [RFC 7296 §1.3.1]: https://www.rfc-editor.org/rfc/rfc7296#section-1.3.1
-    pub fn create_child(&mut self, now: Instant, ike: IkeSaId, child: &str) -> Result<(), ApiError> {
+    pub fn create_child(
+        &mut self,
+        now: Instant,
+        ike: IkeSaId,
+        child: &str,
+    ) -> Result<(), ApiError> {
         let sa = self.sas.get(&ike).ok_or(ApiError::UnknownIkeSa(ike))?;
         if sa.core.connection.child(child).is_none() {
             return Err(ApiError::UnknownChild(child.to_owned()));
@@ -603,7 +624,12 @@ impl Endpoint {
         let Some(connection) = connection else {
             debug!(remote = %datagram.remote, "no connection for this peer");
             self.tables.counters.bump(ErrorCounter::NoProposalChosen);
-            self.stateless_error(&header, datagram, NotifyType::NO_PROPOSAL_CHOSEN, Vec::new());
+            self.stateless_error(
+                &header,
+                datagram,
+                NotifyType::NO_PROPOSAL_CHOSEN,
+                Vec::new(),
+            );
             return;
         };
         let id = self.tables.new_ike_id();
@@ -657,7 +683,10 @@ impl Endpoint {
             self.tables.ike_spis.remove(&core.spi_r);
             return;
         };
-        debug!("> {}", ike::summary(&response_header, &body.payloads, false));
+        debug!(
+            "> {}",
+            ike::summary(&response_header, &body.payloads, false)
+        );
         replied.init.response = bytes.clone();
         core.counters.messages_in += 1;
         core.window.response_sent(0, bytes.clone());
@@ -733,7 +762,10 @@ impl Endpoint {
             length: 0,
             ..*header
         };
-        let payloads = [Payload::Notify(notify(NotifyType::INVALID_IKE_SPI, Vec::new()))];
+        let payloads = [Payload::Notify(notify(
+            NotifyType::INVALID_IKE_SPI,
+            Vec::new(),
+        ))];
         let Ok(bytes) = ike::try_emit_message(&response, &payloads) else {
             return;
         };

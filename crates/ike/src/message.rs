@@ -146,13 +146,6 @@ impl Message {
         })
     }
 
-    /// Whether the message has no payload at all (a liveness check, [RFC 7296 §2.4]).
-    ///
-    /// [RFC 7296 §2.4]: https://www.rfc-editor.org/rfc/rfc7296#section-2.4
-    pub(crate) fn is_empty(&self) -> bool {
-        self.payloads.is_empty()
-    }
-
     /// A required payload, or [`PeerMisbehaved::MissingPayload`].
     pub(crate) fn require<'m, T>(
         &'m self,

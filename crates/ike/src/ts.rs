@@ -6,8 +6,6 @@
 //! [RFC 7296 §2.9]: https://www.rfc-editor.org/rfc/rfc7296#section-2.9
 
 use std::net::IpAddr;
-use std::net::Ipv4Addr;
-use std::net::Ipv6Addr;
 
 use hitless_sadb::TrafficSelector;
 
@@ -78,28 +76,6 @@ pub(crate) fn host(address: IpAddr) -> TrafficSelector {
     }
 }
 
-/// A selector for a whole address family.
-pub(crate) fn any(v6: bool) -> TrafficSelector {
-    let (start_address, end_address) = if v6 {
-        (
-            IpAddr::V6(Ipv6Addr::UNSPECIFIED),
-            IpAddr::V6(Ipv6Addr::from(u128::MAX)),
-        )
-    } else {
-        (
-            IpAddr::V4(Ipv4Addr::UNSPECIFIED),
-            IpAddr::V4(Ipv4Addr::BROADCAST),
-        )
-    };
-    TrafficSelector {
-        ip_protocol: 0,
-        start_port: 0,
-        end_port: u16::MAX,
-        start_address,
-        end_address,
-    }
-}
-
 /// The configured selectors, or the host selector of `address` when none are configured.
 pub(crate) fn or_host(configured: &[TrafficSelector], address: IpAddr) -> Vec<TrafficSelector> {
     if configured.is_empty() {
@@ -115,7 +91,32 @@ fn same_family(a: IpAddr, b: IpAddr) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use std::net::Ipv4Addr;
+    use std::net::Ipv6Addr;
+
     use super::*;
+
+    /// A selector for a whole address family.
+    fn any(v6: bool) -> TrafficSelector {
+        let (start_address, end_address) = if v6 {
+            (
+                IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+                IpAddr::V6(Ipv6Addr::from(u128::MAX)),
+            )
+        } else {
+            (
+                IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+                IpAddr::V4(Ipv4Addr::BROADCAST),
+            )
+        };
+        TrafficSelector {
+            ip_protocol: 0,
+            start_port: 0,
+            end_port: u16::MAX,
+            start_address,
+            end_address,
+        }
+    }
 
     fn net(a: [u8; 4], b: [u8; 4]) -> TrafficSelector {
         TrafficSelector {

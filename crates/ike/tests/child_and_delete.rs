@@ -1,6 +1,8 @@
 //! CREATE_CHILD_SA for additional Child SAs (RFC 7296 §1.3.1) and INFORMATIONAL deletes of
 //! Child SAs and of the IKE SA (§1.4.1), in both directions.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] fns
+
 mod support;
 
 use hitless_ike::DeleteReason;
@@ -62,8 +64,10 @@ fn additional_child_sa_with_pfs() {
     let log = &pair.b.log;
     let last_add_inbound = log
         .iter()
-        .rposition(|(_, o)| matches!(o, hitless_ike::Output::Sa(SaCommand::AddSa(s))
-            if s.direction == hitless_sadb::Direction::Inbound))
+        .rposition(|(_, o)| {
+            matches!(o, hitless_ike::Output::Sa(SaCommand::AddSa(s))
+            if s.direction == hitless_sadb::Direction::Inbound)
+        })
         .unwrap();
     let last_transmit = log
         .iter()
@@ -99,7 +103,13 @@ fn delete_child_sa_from_the_initiator() {
     assert_eq!(pair.a.backend.policies.len(), 1);
     assert_children_match(&pair);
     assert!(pair.a.saw(|e| matches!(e, Event::ChildSaDeleted { child, reason: DeleteReason::Local, .. } if *child == db)));
-    assert!(pair.b.saw(|e| matches!(e, Event::ChildSaDeleted { reason: DeleteReason::Peer, .. })));
+    assert!(pair.b.saw(|e| matches!(
+        e,
+        Event::ChildSaDeleted {
+            reason: DeleteReason::Peer,
+            ..
+        }
+    )));
 }
 
 #[test]

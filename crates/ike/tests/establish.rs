@@ -1,5 +1,7 @@
 //! IKE_SA_INIT + IKE_AUTH with PSK and the first Child SA (RFC 7296 §1.2).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] fns
+
 mod support;
 
 use hitless_ike::Event;
@@ -30,7 +32,10 @@ fn establishes_ike_sa_and_first_child() {
     assert_eq!(pair.a.backend.routes.len(), 1);
     assert_eq!(pair.b.backend.routes.len(), 1);
     assert!(pair.a.saw(|e| matches!(e, Event::IkeSaEstablished { .. })));
-    assert!(pair.b.saw(|e| matches!(e, Event::ChildSaInstalled { name, .. } if name == "net")));
+    assert!(
+        pair.b
+            .saw(|e| matches!(e, Event::ChildSaInstalled { name, .. } if name == "net"))
+    );
 }
 
 #[test]

@@ -1,6 +1,8 @@
 //! Proposal, key exchange, cookie, authentication and traffic selector negotiation
 //! (RFC 7296 §1.2, §2.6, §2.7, §2.9, §2.15, §3.3).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] fns
+
 mod support;
 
 use std::sync::Arc;
@@ -11,8 +13,8 @@ use hitless_ike::ErrorCounter;
 use hitless_ike::Event;
 use hitless_ike::FailureReason;
 use hitless_ike::config::Encryption;
-use hitless_ike::config::EspProposal;
 use hitless_ike::config::Esn;
+use hitless_ike::config::EspProposal;
 use hitless_ike::config::IkeProposal;
 use hitless_ike::config::LocalAuth;
 use hitless_ike::config::RemoteAuth;
@@ -21,7 +23,6 @@ use hitless_wire::ike::Flags;
 use hitless_wire::ike::Header;
 use hitless_wire::ike::NotifyPayload;
 use hitless_wire::ike::Payload;
-use hitless_wire::registry::ExchangeType;
 use hitless_wire::registry::IntegId;
 use hitless_wire::registry::KeMethod;
 use hitless_wire::registry::NotifyType;
@@ -48,7 +49,8 @@ fn failed_with(node: &Node, notify: NotifyType) -> bool {
 #[test]
 fn invalid_ke_payload_retry_with_the_requested_group() {
     let mut a = config_a();
-    a.connections[0].ike_proposals = vec![ike_proposal(vec![KeMethod::ECP_256, KeMethod::CURVE25519])];
+    a.connections[0].ike_proposals =
+        vec![ike_proposal(vec![KeMethod::ECP_256, KeMethod::CURVE25519])];
     let mut b = config_b();
     b.connections[0].ike_proposals = vec![ike_proposal(vec![KeMethod::CURVE25519])];
     let mut pair = Pair::new(a, b, 3);
@@ -65,7 +67,13 @@ fn invalid_ke_payload_retry_with_the_requested_group() {
     let a_id = pair.a.established();
     let info = pair.a.endpoint.ike_sa(a_id).unwrap();
     assert_eq!(info.algorithms.unwrap().key_exchange, KeMethod::CURVE25519);
-    assert_eq!(pair.b.endpoint.counters().get(ErrorCounter::InvalidKePayload), 1);
+    assert_eq!(
+        pair.b
+            .endpoint
+            .counters()
+            .get(ErrorCounter::InvalidKePayload),
+        1
+    );
     assert_children_match(&pair);
 }
 
@@ -81,7 +89,11 @@ fn initiator_answers_a_cookie_demand() {
     let header = Header {
         spi_r: 0,
         next_payload: PayloadType::NONE,
-        flags: Flags { initiator: false, version: false, response: true },
+        flags: Flags {
+            initiator: false,
+            version: false,
+            response: true,
+        },
         length: 0,
         ..request.header
     };
@@ -94,7 +106,12 @@ fn initiator_answers_a_cookie_demand() {
             data: cookie.clone(),
         })],
     );
-    let wire = Wire { from: first.to, to: first.from, payload: demand, transmit: first.transmit.clone() };
+    let wire = Wire {
+        from: first.to,
+        to: first.from,
+        payload: demand,
+        transmit: first.transmit.clone(),
+    };
     pair.inject_a(&wire);
     let retry = pair.to_b.front().expect("a retried");
     let retried = hitless_wire::ike::parse_message(&retry.payload).unwrap();
@@ -126,7 +143,13 @@ fn wrong_psk_fails_with_authentication_failed_and_installs_nothing() {
     assert!(pair.a.commands().is_empty() && pair.b.commands().is_empty());
     assert_eq!(pair.a.endpoint.ike_sas().count(), 0);
     assert_eq!(pair.b.endpoint.ike_sas().count(), 0);
-    assert_eq!(pair.b.endpoint.counters().get(ErrorCounter::AuthenticationFailed), 1);
+    assert_eq!(
+        pair.b
+            .endpoint
+            .counters()
+            .get(ErrorCounter::AuthenticationFailed),
+        1
+    );
 }
 
 #[test]
@@ -136,8 +159,13 @@ fn responder_with_a_bad_auth_is_never_established() {
     b.connections[0].local_auth = LocalAuth::Psk(SecretBytes::from_slice(b"impostor"));
     let mut pair = Pair::new(config_a(), b, 5);
     pair.connect("gw");
-    assert!(pair.a.saw(|e| matches!(e,
-        Event::IkeSaFailed { reason: FailureReason::Protocol(Error::AuthenticationFailed(_)), .. })));
+    assert!(pair.a.saw(|e| matches!(
+        e,
+        Event::IkeSaFailed {
+            reason: FailureReason::Protocol(Error::AuthenticationFailed(_)),
+            ..
+        }
+    )));
     assert!(!pair.a.saw(|e| matches!(e, Event::IkeSaEstablished { .. })));
     assert!(pair.a.commands().is_empty(), "a installed nothing");
     assert_eq!(pair.a.endpoint.ike_sas().count(), 0);
@@ -158,7 +186,13 @@ fn no_proposal_chosen_for_the_ike_sa() {
     pair.connect("gw");
     assert!(failed_with(&pair.a, NotifyType::NO_PROPOSAL_CHOSEN));
     assert_eq!(pair.b.endpoint.ike_sas().count(), 0);
-    assert_eq!(pair.b.endpoint.counters().get(ErrorCounter::NoProposalChosen), 1);
+    assert_eq!(
+        pair.b
+            .endpoint
+            .counters()
+            .get(ErrorCounter::NoProposalChosen),
+        1
+    );
 }
 
 #[test]
@@ -181,8 +215,13 @@ fn no_proposal_chosen_for_the_child_keeps_the_ike_sa() {
     pair.connect("gw");
     pair.a.established();
     pair.b.established();
-    assert!(pair.a.saw(|e| matches!(e, Event::ChildSaFailed {
-        reason: FailureReason::Protocol(Error::PeerError(NotifyType::NO_PROPOSAL_CHOSEN)), .. })));
+    assert!(pair.a.saw(|e| matches!(
+        e,
+        Event::ChildSaFailed {
+            reason: FailureReason::Protocol(Error::PeerError(NotifyType::NO_PROPOSAL_CHOSEN)),
+            ..
+        }
+    )));
     assert!(pair.a.backend.sas.is_empty() && pair.b.backend.sas.is_empty());
 }
 
@@ -193,10 +232,18 @@ fn ts_unacceptable_keeps_the_ike_sa() {
     let mut pair = Pair::new(config_a(), b, 8);
     pair.connect("gw");
     pair.a.established();
-    assert!(pair.a.saw(|e| matches!(e, Event::ChildSaFailed {
-        reason: FailureReason::Protocol(Error::PeerError(NotifyType::TS_UNACCEPTABLE)), .. })));
+    assert!(pair.a.saw(|e| matches!(
+        e,
+        Event::ChildSaFailed {
+            reason: FailureReason::Protocol(Error::PeerError(NotifyType::TS_UNACCEPTABLE)),
+            ..
+        }
+    )));
     assert!(pair.a.backend.sas.is_empty() && pair.b.backend.sas.is_empty());
-    assert_eq!(pair.b.endpoint.counters().get(ErrorCounter::TsUnacceptable), 1);
+    assert_eq!(
+        pair.b.endpoint.counters().get(ErrorCounter::TsUnacceptable),
+        1
+    );
 }
 
 #[test]
@@ -234,7 +281,13 @@ fn transport_mode() {
     // Empty selectors mean the hosts themselves.
     assert_eq!(info.children[0].local_ts, &[range(A_IP, A_IP)]);
     assert_eq!(info.children[0].remote_ts, &[range(B_IP, B_IP)]);
-    assert!(pair.b.backend.sas.values().all(|s| s.mode == Mode::Transport));
+    assert!(
+        pair.b
+            .backend
+            .sas
+            .values()
+            .all(|s| s.mode == Mode::Transport)
+    );
     assert_children_match(&pair);
 }
 
@@ -254,21 +307,49 @@ fn transport_request_to_a_tunnel_responder_is_declined() {
 #[test]
 fn real_crypto_suites() {
     let suites = [
-        (Encryption::aes_gcm16(128), IntegId::NONE, PrfId::HMAC_SHA2_256, KeMethod::CURVE25519),
-        (Encryption::aes_gcm16(256), IntegId::NONE, PrfId::HMAC_SHA2_384, KeMethod::ECP_384),
-        (Encryption::CHACHA20_POLY1305, IntegId::NONE, PrfId::HMAC_SHA2_256, KeMethod::CURVE25519),
-        (Encryption::aes_cbc(256), IntegId::HMAC_SHA2_256_128, PrfId::HMAC_SHA2_256, KeMethod::MODP_2048),
+        (
+            Encryption::aes_gcm16(128),
+            IntegId::NONE,
+            PrfId::HMAC_SHA2_256,
+            KeMethod::CURVE25519,
+        ),
+        (
+            Encryption::aes_gcm16(256),
+            IntegId::NONE,
+            PrfId::HMAC_SHA2_384,
+            KeMethod::ECP_384,
+        ),
+        (
+            Encryption::CHACHA20_POLY1305,
+            IntegId::NONE,
+            PrfId::HMAC_SHA2_256,
+            KeMethod::CURVE25519,
+        ),
+        (
+            Encryption::aes_cbc(256),
+            IntegId::HMAC_SHA2_256_128,
+            PrfId::HMAC_SHA2_256,
+            KeMethod::MODP_2048,
+        ),
     ];
     for (encryption, integrity, prf, ke) in suites {
         let proposal = IkeProposal {
             encryption: vec![encryption],
-            integrity: if integrity == IntegId::NONE { Vec::new() } else { vec![integrity] },
+            integrity: if integrity == IntegId::NONE {
+                Vec::new()
+            } else {
+                vec![integrity]
+            },
             prf: vec![prf],
             key_exchange: vec![ke],
         };
         let esp = EspProposal {
             encryption: vec![encryption],
-            integrity: if integrity == IntegId::NONE { Vec::new() } else { vec![integrity] },
+            integrity: if integrity == IntegId::NONE {
+                Vec::new()
+            } else {
+                vec![integrity]
+            },
             key_exchange: Vec::new(),
             esn: Esn::No,
         };

@@ -1,6 +1,8 @@
 //! Message IDs, retransmission and the response cache (RFC 7296 §2.1–§2.3), liveness checks
 //! (§2.4), bad input (§2.21), NAT traversal (§2.23, RFC 3948) and simultaneous initiation.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] fns
+
 mod support;
 
 use std::time::Duration;
@@ -33,7 +35,10 @@ fn lost_request_is_retransmitted_with_backoff() {
     assert_eq!(exchange_of(&lost), (ExchangeType::IKE_AUTH, 1, false));
     let deadline = pair.a.endpoint.poll_timeout().unwrap();
     let wait = deadline - pair.now;
-    assert!(wait <= Duration::from_secs(4) && wait >= Duration::from_millis(3600), "{wait:?}");
+    assert!(
+        wait <= Duration::from_secs(4) && wait >= Duration::from_millis(3600),
+        "{wait:?}"
+    );
     pair.advance(wait);
     pair.a.established();
     pair.b.established();
@@ -44,7 +49,12 @@ fn lost_request_is_retransmitted_with_backoff() {
         .a
         .transmits()
         .into_iter()
-        .filter(|t| hitless_wire::ike::parse_header(&t.payload).unwrap().exchange == ExchangeType::IKE_AUTH)
+        .filter(|t| {
+            hitless_wire::ike::parse_header(&t.payload)
+                .unwrap()
+                .exchange
+                == ExchangeType::IKE_AUTH
+        })
         .collect();
     assert_eq!(auth_sends.len(), 2);
     assert_eq!(auth_sends[0].payload, lost.payload);
@@ -68,10 +78,22 @@ fn duplicate_request_is_answered_from_the_cache() {
     assert_eq!(pair.b.commands().len(), commands_before);
     assert_eq!(pair.to_a.len(), 2);
     assert_eq!(pair.to_a[1].payload, response);
-    assert_eq!(pair.b.endpoint.counters().get(ErrorCounter::RetransmittedRequest), 1);
+    assert_eq!(
+        pair.b
+            .endpoint
+            .counters()
+            .get(ErrorCounter::RetransmittedRequest),
+        1
+    );
     pair.drive();
     // The duplicate response is dropped by a.
-    assert_eq!(pair.a.endpoint.counters().get(ErrorCounter::UnmatchedResponse), 1);
+    assert_eq!(
+        pair.a
+            .endpoint
+            .counters()
+            .get(ErrorCounter::UnmatchedResponse),
+        1
+    );
     pair.a.established();
     assert_eq!(pair.a.backend.sas.len(), 2);
     assert_children_match(&pair);
@@ -103,7 +125,9 @@ fn delayed_and_reordered_messages_change_nothing() {
     assert_eq!(pair.a.endpoint.ike_sa(ike).unwrap().next_request, 3);
     // Hold the next DPD's response, let a retransmit, deliver both responses out of order.
     pair.advance(Duration::from_secs(29));
-    pair.a.endpoint.handle_timeout(pair.now + Duration::from_secs(1));
+    pair.a
+        .endpoint
+        .handle_timeout(pair.now + Duration::from_secs(1));
     pair.now += Duration::from_secs(1);
     pair.drain();
     let request = pair.to_b.pop_front().expect("DPD request");
@@ -122,7 +146,13 @@ fn delayed_and_reordered_messages_change_nothing() {
     // The first response arrives late: ignored.
     pair.inject_a(&response);
     assert_eq!(pair.a.endpoint.ike_sa(ike).unwrap().next_request, before);
-    assert_eq!(pair.a.endpoint.counters().get(ErrorCounter::UnmatchedResponse), 1);
+    assert_eq!(
+        pair.a
+            .endpoint
+            .counters()
+            .get(ErrorCounter::UnmatchedResponse),
+        1
+    );
     pair.a.established();
 }
 
@@ -168,7 +198,13 @@ fn unauthenticated_and_malformed_messages_change_nothing() {
     let mut garbage = genuine.clone();
     garbage.payload = vec![0x55; 60];
     pair.inject_b(&garbage);
-    assert_eq!(pair.b.endpoint.counters().get(ErrorCounter::IntegrityCheckFailed), 1);
+    assert_eq!(
+        pair.b
+            .endpoint
+            .counters()
+            .get(ErrorCounter::IntegrityCheckFailed),
+        1
+    );
     assert_eq!(pair.b.endpoint.counters().get(ErrorCounter::Malformed), 2);
     assert!(pair.to_a.is_empty(), "nothing answered");
     let info = pair.b.endpoint.ike_sa(ike).unwrap();
@@ -190,13 +226,24 @@ fn unknown_spi_gets_a_rate_limited_invalid_ike_spi() {
         major_version: 2,
         minor_version: 0,
         exchange: ExchangeType::INFORMATIONAL,
-        flags: Flags { initiator: true, version: false, response: false },
+        flags: Flags {
+            initiator: true,
+            version: false,
+            response: false,
+        },
         message_id: 7,
         length: 0,
     };
     let request = hitless_wire::ike::emit_message(&header, &[]);
     let response = hitless_wire::ike::emit_message(
-        &Header { flags: Flags { initiator: true, version: false, response: true }, ..header },
+        &Header {
+            flags: Flags {
+                initiator: true,
+                version: false,
+                response: true,
+            },
+            ..header
+        },
         &[],
     );
     let wire = |payload: Vec<u8>| Wire {
@@ -220,10 +267,25 @@ fn unknown_spi_gets_a_rate_limited_invalid_ike_spi() {
     assert_eq!(pair.to_a.len(), 10);
     let answer = hitless_wire::ike::parse_message(&pair.to_a[0].payload).unwrap();
     assert!(answer.header.flags.response && !answer.header.flags.initiator);
-    assert_eq!((answer.header.spi_i, answer.header.spi_r, answer.header.message_id), (0x1111, 0x2222, 7));
-    assert!(matches!(&answer.payloads[..], [hitless_wire::ike::Payload::Notify(n)] if n.notify_type == NotifyType::INVALID_IKE_SPI));
+    assert_eq!(
+        (
+            answer.header.spi_i,
+            answer.header.spi_r,
+            answer.header.message_id
+        ),
+        (0x1111, 0x2222, 7)
+    );
+    assert!(
+        matches!(&answer.payloads[..], [hitless_wire::ike::Payload::Notify(n)] if n.notify_type == NotifyType::INVALID_IKE_SPI)
+    );
     assert_eq!(pair.b.endpoint.counters().get(ErrorCounter::UnknownSpi), 21);
-    assert_eq!(pair.b.endpoint.counters().get(ErrorCounter::InvalidSpiRateLimited), 10);
+    assert_eq!(
+        pair.b
+            .endpoint
+            .counters()
+            .get(ErrorCounter::InvalidSpiRateLimited),
+        10
+    );
     pair.now += Duration::from_secs(1);
     pair.inject_b(&wire(request));
     assert_eq!(pair.to_a.len(), 11);
@@ -249,18 +311,41 @@ fn dead_peer_is_detected_and_cleaned_up() {
     pair.b_silent = true;
     pair.advance(Duration::from_secs(30 + 170));
     assert_eq!(pair.a.endpoint.ike_sas().count(), 0);
-    assert!(pair.a.saw(|e| matches!(e, Event::IkeSaDeleted { reason: DeleteReason::PeerDead, .. })));
-    assert!(pair.a.saw(|e| matches!(e, Event::ChildSaDeleted { reason: DeleteReason::IkeSaGone, .. })));
+    assert!(pair.a.saw(|e| matches!(
+        e,
+        Event::IkeSaDeleted {
+            reason: DeleteReason::PeerDead,
+            ..
+        }
+    )));
+    assert!(pair.a.saw(|e| matches!(
+        e,
+        Event::ChildSaDeleted {
+            reason: DeleteReason::IkeSaGone,
+            ..
+        }
+    )));
     assert!(pair.a.backend.sas.is_empty() && pair.a.backend.policies.is_empty());
     assert!(pair.a.backend.routes.is_empty());
     assert!(pair.a.endpoint.poll_timeout().is_none());
-    assert_eq!(pair.a.endpoint.counters().get(ErrorCounter::RetransmitLimit), 1);
+    assert_eq!(
+        pair.a
+            .endpoint
+            .counters()
+            .get(ErrorCounter::RetransmitLimit),
+        1
+    );
     // 1 DPD request + 5 retransmissions.
     let informational = pair
         .a
         .transmits()
         .iter()
-        .filter(|t| hitless_wire::ike::parse_header(&t.payload).unwrap().exchange == ExchangeType::INFORMATIONAL)
+        .filter(|t| {
+            hitless_wire::ike::parse_header(&t.payload)
+                .unwrap()
+                .exchange
+                == ExchangeType::INFORMATIONAL
+        })
         .count();
     assert_eq!(informational, 6);
 }
@@ -271,7 +356,13 @@ fn unreachable_responder_fails_the_ike_sa() {
     pair.a_silent = true;
     pair.connect("gw");
     pair.advance(Duration::from_secs(200));
-    assert!(pair.a.saw(|e| matches!(e, Event::IkeSaFailed { reason: FailureReason::PeerUnreachable, .. })));
+    assert!(pair.a.saw(|e| matches!(
+        e,
+        Event::IkeSaFailed {
+            reason: FailureReason::PeerUnreachable,
+            ..
+        }
+    )));
     assert_eq!(pair.a.endpoint.ike_sas().count(), 0);
     assert!(pair.a.endpoint.poll_timeout().is_none());
 }
@@ -286,7 +377,13 @@ fn half_open_responder_sa_times_out() {
     pair.a_silent = true;
     pair.advance(Duration::from_secs(31));
     assert_eq!(pair.b.endpoint.ike_sas().count(), 0);
-    assert!(pair.b.saw(|e| matches!(e, Event::IkeSaFailed { reason: FailureReason::HalfOpenTimeout, .. })));
+    assert!(pair.b.saw(|e| matches!(
+        e,
+        Event::IkeSaFailed {
+            reason: FailureReason::HalfOpenTimeout,
+            ..
+        }
+    )));
 }
 
 #[test]
@@ -316,23 +413,42 @@ fn nat_is_detected_and_ports_float_to_4500() {
         assert!(spec.udp_encap);
         assert_eq!(spec.remote, b_info.remote);
     }
-    assert!(pair.a.backend.sas.values().all(|s| s.udp_encap && s.remote.port() == 4500));
+    assert!(
+        pair.a
+            .backend
+            .sas
+            .values()
+            .all(|s| s.udp_encap && s.remote.port() == 4500)
+    );
     assert_children_match(&pair);
     // The side behind the NAT sends keepalives every 20 s without other traffic.
     let mut dpd = config_a();
     dpd.connections[0].dpd_delay = None;
-    let mut pair = Pair::new(dpd, {
-        let mut b = config_b();
-        b.connections[0].dpd_delay = None;
-        b.connections[0].remote_addrs.clear();
-        b
-    }, 1)
+    let mut pair = Pair::new(
+        dpd,
+        {
+            let mut b = config_b();
+            b.connections[0].dpd_delay = None;
+            b.connections[0].remote_addrs.clear();
+            b
+        },
+        1,
+    )
     .with_nat();
     pair.connect("gw");
     pair.advance(Duration::from_secs(65));
-    let keepalives: Vec<_> = pair.a.transmits().into_iter().filter(|t| t.keepalive).collect();
+    let keepalives: Vec<_> = pair
+        .a
+        .transmits()
+        .into_iter()
+        .filter(|t| t.keepalive)
+        .collect();
     assert_eq!(keepalives.len(), 3);
-    assert!(keepalives.iter().all(|k| k.payload == [0xff] && !k.non_esp_marker && k.remote.port() == 4500));
+    assert!(
+        keepalives
+            .iter()
+            .all(|k| k.payload == [0xff] && !k.non_esp_marker && k.remote.port() == 4500)
+    );
     assert!(pair.b.transmits().iter().all(|t| !t.keepalive));
 }
 
@@ -356,7 +472,10 @@ fn both_sides_initiate_at_once() {
     for node in [&pair.a, &pair.b] {
         let sas: Vec<_> = node.endpoint.ike_sas().collect();
         assert_eq!(sas.len(), 2, "{}", node.name);
-        assert!(sas.iter().all(|s| s.state == hitless_ike::IkeSaState::Established));
+        assert!(
+            sas.iter()
+                .all(|s| s.state == hitless_ike::IkeSaState::Established)
+        );
         assert_eq!(sas.iter().map(|s| s.children.len()).sum::<usize>(), 2);
     }
     assert_children_match(&pair);

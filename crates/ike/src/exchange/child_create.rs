@@ -48,6 +48,7 @@ use crate::message::Message;
 use crate::message::Request;
 use crate::message::notify;
 use crate::proposal;
+use crate::proposal::ChildAlgorithms;
 use crate::tables::random_u32;
 use crate::ts;
 
@@ -71,6 +72,15 @@ pub(crate) struct KeyInput<'a> {
     pub nonce_i: &'a [u8],
     /// The exchange responder's nonce.
     pub nonce_r: &'a [u8],
+}
+
+/// What the responder agreed to.
+struct Accepted {
+    algorithms: ChildAlgorithms,
+    peer_spi: Spi,
+    ts_i: Vec<TrafficSelector>,
+    ts_r: Vec<TrafficSelector>,
+    mode: Mode,
 }
 
 /// The initiator of a CREATE_CHILD_SA for a new Child SA.
@@ -157,43 +167,25 @@ impl ChildRequest {
         cx: &mut SaContext<'_>,
         response: &Message,
         keys: &KeyInput<'_>,
-    ) -> Result<ChildSaId, (Self, Error)> {
-        match self.check(cx, response) {
-            Ok((chosen, ts_i, ts_r, mode)) => {
-                let algorithms = chosen;
-                let peer_spi = algorithms.1;
-                install_child(
-                    cx,
-                    &self.config_name,
-                    self.spi_in,
-                    peer_spi,
-                    algorithms.0,
-                    (ts_i, ts_r),
-                    mode,
-                    keys,
-                    true,
-                )
-                .map_err(|error| (self, error))
-            }
-            Err(error) => Err((self, error)),
+    ) -> Result<ChildSaId, Box<(Self, Error)>> {
+        match self.check(response) {
+            Ok(accepted) => install_child(
+                cx,
+                &self.config_name,
+                self.spi_in,
+                accepted.peer_spi,
+                accepted.algorithms,
+                (accepted.ts_i, accepted.ts_r),
+                accepted.mode,
+                keys,
+                true,
+            )
+            .map_err(|error| Box::new((self, error))),
+            Err(error) => Err(Box::new((self, error))),
         }
     }
 
-    #[allow(clippy::type_complexity)]
-    fn check(
-        &self,
-        cx: &SaContext<'_>,
-        response: &Message,
-    ) -> Result<
-        (
-            (crate::proposal::ChildAlgorithms, Spi),
-            Vec<TrafficSelector>,
-            Vec<TrafficSelector>,
-            Mode,
-        ),
-        Error,
-    > {
-        let _ = cx;
+    fn check(&self, response: &Message) -> Result<Accepted, Error> {
         if let Some(error) = response.error_notify() {
             return Err(Error::PeerError(error));
         }
@@ -228,7 +220,13 @@ impl ChildRequest {
         } else {
             Mode::Tunnel
         };
-        Ok(((algorithms, peer_spi), ts_i.clone(), ts_r.clone(), mode))
+        Ok(Accepted {
+            algorithms,
+            peer_spi,
+            ts_i: ts_i.clone(),
+            ts_r: ts_r.clone(),
+            mode,
+        })
     }
 }
 
@@ -300,11 +298,7 @@ impl Initiator {
     }
 
     fn finish(self, cx: &mut SaContext<'_>, response: &Message) -> Result<ChildSaId, Error> {
-        let Self {
-            request,
-            nonce,
-            ke,
-        } = self;
+        let Self { request, nonce, ke } = self;
         let outcome = (|| {
             if let Some(error) = response.error_notify() {
                 return Err(Error::PeerError(error));
@@ -336,7 +330,8 @@ impl Initiator {
             nonce_i: &nonce,
             nonce_r: &nonce_r,
         };
-        request.complete(cx, response, &keys).map_err(|(request, error)| {
+        request.complete(cx, response, &keys).map_err(|failed| {
+            let (request, error) = *failed;
             request.abandon(cx);
             error
         })
@@ -426,9 +421,7 @@ pub(crate) fn respond_child(
     let Some((config, chosen, narrowed_i, narrowed_r, mode)) = found else {
         return Err(error);
     };
-    let algorithms = chosen
-        .child_algorithms()
-        .ok_or(Error::NoProposalChosen)?;
+    let algorithms = chosen.child_algorithms().ok_or(Error::NoProposalChosen)?;
     let peer_spi = <[u8; 4]>::try_from(chosen.peer_spi.as_slice())
         .map(|b| Spi(u32::from_be_bytes(b)))
         .map_err(|_| PeerMisbehaved::BadSpiSize)?;
@@ -506,7 +499,7 @@ fn install_child(
     name: &str,
     spi_in: Spi,
     spi_out: Spi,
-    algorithms: crate::proposal::ChildAlgorithms,
+    algorithms: ChildAlgorithms,
     ts: (Vec<TrafficSelector>, Vec<TrafficSelector>),
     mode: Mode,
     keys: &KeyInput<'_>,
@@ -546,7 +539,7 @@ fn install_child(
             jitter_random: random_u32(cx.crypto)?,
         },
     );
-    child.install(cx.out, cx.sa.local, cx.sa.remote, (0, 0));
+    child.install(cx.out, cx.sa.local, cx.sa.remote);
     info!(child = %id, name, spi_in = %spi_in, spi_out = %spi_out, ?mode, "Child SA installed");
     cx.out.event(Event::ChildSaInstalled {
         ike: cx.sa.id,

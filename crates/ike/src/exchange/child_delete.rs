@@ -47,6 +47,11 @@ impl Initiator {
         ))
     }
 
+    /// The initiator of a delete restored from an HA snapshot.
+    pub(crate) fn restore(children: Vec<ChildSaId>) -> Self {
+        Self { children }
+    }
+
     /// The Child SAs being deleted.
     pub(crate) fn children(&self) -> &[ChildSaId] {
         &self.children

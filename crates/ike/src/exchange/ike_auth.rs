@@ -56,7 +56,7 @@ pub(crate) struct AuthOutcome {
 }
 
 impl Initiator {
-    /// Builds the IKE_AUTH request: IDi, [INITIAL_CONTACT], [IDr], AUTH, and the first Child
+    /// Builds the IKE_AUTH request: IDi, optional INITIAL_CONTACT and IDr, AUTH, and the first Child
     /// SA (the first config with [`StartAction::Start`], else the first).
     ///
     /// # Errors
@@ -181,7 +181,8 @@ impl Initiator {
                 nonce_r: &init.nonce_r,
             };
             let name = child.name().to_owned();
-            if let Err((child, error)) = child.complete(cx, response, &keys) {
+            if let Err(failed) = child.complete(cx, response, &keys) {
+                let (child, error) = *failed;
                 // RFC 7296 §1.2: a failed first Child SA leaves the IKE SA up.
                 warn!(child = %name, %error, "first Child SA not created");
                 cx.tables.counters.bump(error.counter());
@@ -211,8 +212,9 @@ pub(crate) fn respond(cx: &mut SaContext<'_>, replied: &Replied, request: &Messa
         let auth_payload = request.require(PayloadType::AUTH, Message::auth)?;
         let identity = Identity::from_payload(id_i)
             .ok_or(Error::AuthenticationFailed(AuthFailure::IdentityMismatch))?;
-        let connection = choose_connection(cx, &identity)
-            .ok_or(Error::AuthenticationFailed(AuthFailure::NoMatchingConnection))?;
+        let connection = choose_connection(cx, &identity).ok_or(Error::AuthenticationFailed(
+            AuthFailure::NoMatchingConnection,
+        ))?;
         cx.sa.connection = connection;
         let keys = cx.sa.keys.as_ref().ok_or(Error::TemporaryFailure)?;
         auth::verify(

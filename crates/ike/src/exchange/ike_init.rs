@@ -87,7 +87,7 @@ impl Initiator {
     ///
     /// [`Error::NoProposalChosen`] when the provider supports none of the configured
     /// proposals, [`Error::Crypto`] when the random source fails.
-    pub(crate) fn start(cx: &mut SaContext<'_>) -> Result<(Self, Body), Error> {
+    pub(crate) fn start(cx: &SaContext<'_>) -> Result<(Self, Body), Error> {
         let supported = proposal::supported_ike(cx.crypto, &cx.sa.connection.ike_proposals);
         let proposals = proposal::ike_proposals(&supported, &[]);
         let ke_method = supported
@@ -204,8 +204,11 @@ impl Initiator {
             // RFC 7296 §2.23: the initiator moves to port 4500 for IKE_AUTH.
             sa.local = nat::float(sa.local);
             sa.remote = nat::float(sa.remote);
-            debug!(local = sa.nat.local_behind_nat, remote = sa.nat.remote_behind_nat,
-                "NAT detected; floating to port 4500");
+            debug!(
+                local = sa.nat.local_behind_nat,
+                remote = sa.nat.remote_behind_nat,
+                "NAT detected; floating to port 4500"
+            );
         }
         Ok(Outcome::Done(InitDone {
             nonce_i: self.nonce,
@@ -288,13 +291,7 @@ pub(crate) fn respond(
     cx.crypto.fill_random(&mut nonce_r)?;
     let sa = &mut *cx.sa;
     let keys = IkeSaKeys::derive(
-        cx.crypto,
-        algorithms,
-        &shared,
-        &nonce_i,
-        &nonce_r,
-        sa.spi_i,
-        sa.spi_r,
+        cx.crypto, algorithms, &shared, &nonce_i, &nonce_r, sa.spi_i, sa.spi_r,
     )?;
     sa.keys = Some(Box::new(keys));
     let detected = nat::check(
@@ -320,7 +317,14 @@ pub(crate) fn respond(
     if detected.is_some() {
         // RFC 7296 §2.23: answer NAT detection only if the initiator sent it.
         let force = sa.connection.udp_encap == UdpEncap::Force;
-        for n in nat::notifies(cx.crypto, sa.spi_i, sa.spi_r, datagram.local, datagram.remote, force)? {
+        for n in nat::notifies(
+            cx.crypto,
+            sa.spi_i,
+            sa.spi_r,
+            datagram.local,
+            datagram.remote,
+            force,
+        )? {
             body.push(Payload::Notify(n));
         }
     }

@@ -41,6 +41,7 @@ pub(crate) struct SaContext<'a> {
     /// The IKE SA the exchange runs on.
     pub sa: &'a mut IkeSaCore,
     /// The endpoint's config.
+    #[allow(dead_code)] // read by the rekey and cookie tasks that come next
     pub config: &'a Config,
     /// The endpoint's connections (for choosing one at IKE_AUTH).
     pub connections: &'a [Arc<Connection>],
@@ -125,15 +126,6 @@ impl Initiating {
         }
     }
 
-    /// Its exchange type.
-    pub(crate) fn exchange(&self) -> ExchangeType {
-        match self {
-            Self::ChildCreate(_) => ExchangeType::CREATE_CHILD_SA,
-            Self::ChildDelete(_) | Self::IkeDelete(_) | Self::Dpd(_) => ExchangeType::INFORMATIONAL,
-            Self::Unresumable(exchange) => *exchange,
-        }
-    }
-
     /// What an HA snapshot records about it.
     pub(crate) fn snapshot(&self, cx_children: &IkeSaCore) -> crate::snapshot::InFlight {
         use crate::snapshot::InFlight;
@@ -178,7 +170,10 @@ pub(crate) fn respond(cx: &mut SaContext<'_>, request: &Message) -> (Body, Flow)
             // RFC 7296 §2.21.2: an exchange that makes no sense here is answered with
             // INVALID_SYNTAX, never processed.
             tracing::warn!(exchange = %other, "unexpected exchange on an established IKE SA");
-            (Body::error(NotifyType::INVALID_SYNTAX, Vec::new()), Flow::Continue)
+            (
+                Body::error(NotifyType::INVALID_SYNTAX, Vec::new()),
+                Flow::Continue,
+            )
         }
     }
 }
@@ -187,10 +182,7 @@ pub(crate) fn respond(cx: &mut SaContext<'_>, request: &Message) -> (Body, Flow)
 ///
 /// [RFC 7296 §1.4]: https://www.rfc-editor.org/rfc/rfc7296#section-1.4
 fn informational(cx: &mut SaContext<'_>, request: &Message) -> (Body, Flow) {
-    if request
-        .deletes()
-        .any(|d| d.protocol == ProtocolId::IKE)
-    {
+    if request.deletes().any(|d| d.protocol == ProtocolId::IKE) {
         return ike_delete::respond(cx);
     }
     for notify in request.notifies() {

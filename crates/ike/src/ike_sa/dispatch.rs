@@ -107,7 +107,7 @@ impl IkeSa {
 
     /// Starts the next queued task if the window is free.
     pub(crate) fn kick(&mut self, env: &mut Env<'_>) {
-        let IkeSa { core, state } = self;
+        let Self { core, state } = self;
         if !core.window.can_send() {
             return;
         }
@@ -145,7 +145,10 @@ impl IkeSa {
         if !self.core.window.matches_response(header.message_id)
             || self.core.window.outstanding_exchange() != Some(header.exchange)
         {
-            debug!(mid = header.message_id, "dropping response that matches no request");
+            debug!(
+                mid = header.message_id,
+                "dropping response that matches no request"
+            );
             self.drop_message(env, ErrorCounter::UnmatchedResponse);
             return;
         }
@@ -189,7 +192,10 @@ impl IkeSa {
         let header = parsed.header;
         match self.core.window.check_request(header.message_id) {
             RequestCheck::OutOfWindow => {
-                debug!(mid = header.message_id, "dropping request outside the window");
+                debug!(
+                    mid = header.message_id,
+                    "dropping request outside the window"
+                );
                 self.drop_message(env, ErrorCounter::OutOfWindow);
                 return;
             }
@@ -234,7 +240,13 @@ impl IkeSa {
         match state {
             IkeSaState::InitReplied(replied) if header.exchange == ExchangeType::IKE_AUTH => {
                 let outcome = ike_auth::respond(&mut env.cx(&mut self.core), &replied, &message);
-                self.respond(env, datagram, header.exchange, header.message_id, &outcome.body);
+                self.respond(
+                    env,
+                    datagram,
+                    header.exchange,
+                    header.message_id,
+                    &outcome.body,
+                );
                 match outcome.established {
                     Some(established) => {
                         self.state = IkeSaState::Established(Box::new(established));
@@ -284,10 +296,14 @@ impl IkeSa {
                         return IkeSaState::Dead;
                     }
                 };
-                log_message(">", &Message { header, payloads: body.payloads });
-                let timeout = core
-                    .backoff
-                    .timeout(0, random_u32(env.crypto).unwrap_or(0));
+                log_message(
+                    ">",
+                    &Message {
+                        header,
+                        payloads: body.payloads,
+                    },
+                );
+                let timeout = core.backoff.timeout(0, random_u32(env.crypto).unwrap_or(0));
                 core.window.retry_request(
                     env.now,
                     0,
@@ -301,9 +317,9 @@ impl IkeSa {
             }
             Ok(ike_init::Outcome::Done(done)) => {
                 let started = ike_auth::Initiator::start(&mut env.cx(core), done);
-                match started.and_then(|(auth, request)| {
-                    send_request(core, env, request).map(|_| auth)
-                }) {
+                match started
+                    .and_then(|(auth, request)| send_request(core, env, request).map(|_| auth))
+                {
                     Ok(auth) => IkeSaState::AuthSent(Box::new(auth)),
                     Err(error) => {
                         self.state = IkeSaState::Dead;
@@ -394,8 +410,7 @@ impl IkeSa {
                 self.queue(env, Task::DeleteChild(id));
                 continue;
             }
-            if child.state == ChildState::Installed && child.rekey_at.is_some_and(|at| at <= now)
-            {
+            if child.state == ChildState::Installed && child.rekey_at.is_some_and(|at| at <= now) {
                 // Rekeying lands with issue 8; the hard lifetime still applies.
                 debug!(child = %id, "Child SA rekey due (not yet implemented)");
                 child.rekey_at = None;
@@ -455,7 +470,13 @@ impl IkeSa {
                 return;
             }
         };
-        log_message(">", &Message { header, payloads: body.payloads.clone() });
+        log_message(
+            ">",
+            &Message {
+                header,
+                payloads: body.payloads.clone(),
+            },
+        );
         core.window.response_sent(message_id, bytes.clone());
         core.send_to(env.now, env.out, datagram.local, datagram.remote, bytes);
         env.out.event(message_ids_event(core));
@@ -529,9 +550,7 @@ pub(crate) fn send_request(
             payloads: request.body.payloads,
         },
     );
-    let timeout = core
-        .backoff
-        .timeout(0, random_u32(env.crypto).unwrap_or(0));
+    let timeout = core.backoff.timeout(0, random_u32(env.crypto).unwrap_or(0));
     core.window
         .request_sent(env.now, request.exchange, bytes.clone(), timeout);
     core.send(env.now, env.out, bytes.clone());

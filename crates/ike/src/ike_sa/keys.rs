@@ -90,6 +90,7 @@ impl IkeSaKeys {
         Self::from_keys(crypto, algorithms, keys)
     }
 
+    #[allow(dead_code)] // used by the IKE SA rekey of issue 8
     /// Derives the keys of the IKE SA that replaces `self` in a rekey ([RFC 7296 §2.18]): the
     /// old PRF computes SKEYSEED from the old SK_d, the new PRF expands it.
     ///
@@ -321,7 +322,7 @@ impl IkeSaKeys {
         let pad_len = usize::from(
             plaintext
                 .pop()
-                .ok_or(OpenError::Malformed(sk_error("pad length")))?,
+                .ok_or_else(|| OpenError::Malformed(sk_error("pad length")))?,
         );
         if pad_len > plaintext.len() {
             return Err(OpenError::Malformed(sk_error("pad length")));

@@ -306,7 +306,11 @@ impl IkeSa {
                 if let (Some(delay), true) = (core.connection.dpd_delay, idle) {
                     timers.push((Timer::Dpd, core.last_inbound + delay));
                 }
-                if let Some(at) = core.children.values().filter_map(ChildSa::next_deadline).min()
+                if let Some(at) = core
+                    .children
+                    .values()
+                    .filter_map(ChildSa::next_deadline)
+                    .min()
                 {
                     timers.push((Timer::Child, at));
                 }

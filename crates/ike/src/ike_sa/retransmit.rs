@@ -47,9 +47,7 @@ impl Backoff {
     pub(crate) fn timeout(&self, retransmits: u32, random: u32) -> Duration {
         let exponent = i32::try_from(retransmits).unwrap_or(i32::MAX);
         let factor = self.base.powi(exponent);
-        let mut timeout = self
-            .initial
-            .checked_mul_f64_saturating(factor);
+        let mut timeout = self.initial.checked_mul_f64_saturating(factor);
         if let Some(cap) = self.cap {
             timeout = timeout.min(cap);
         }
@@ -68,7 +66,7 @@ trait SaturatingMul {
 
 impl SaturatingMul for Duration {
     fn checked_mul_f64_saturating(self, factor: f64) -> Duration {
-        Duration::try_from_secs_f64(self.as_secs_f64() * factor).unwrap_or(MAX_TIMEOUT)
+        Self::try_from_secs_f64(self.as_secs_f64() * factor).unwrap_or(MAX_TIMEOUT)
     }
 }
 

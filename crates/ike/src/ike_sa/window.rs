@@ -238,6 +238,7 @@ impl Window {
 }
 
 #[cfg(test)]
+#[allow(clippy::disallowed_methods)] // a test needs some origin for its fake clock
 mod tests {
     use std::time::Duration;
 
@@ -258,7 +259,12 @@ mod tests {
         let mut window = Window::new();
         assert!(window.can_send());
         assert_eq!(window.next_request_id(), 0);
-        window.request_sent(now, ExchangeType::IKE_SA_INIT, vec![1], Duration::from_secs(4));
+        window.request_sent(
+            now,
+            ExchangeType::IKE_SA_INIT,
+            vec![1],
+            Duration::from_secs(4),
+        );
         assert!(!window.can_send());
         assert!(!window.matches_response(1));
         assert!(window.matches_response(0));
@@ -279,7 +285,12 @@ mod tests {
         let start = Instant::now();
         let mut window = Window::new();
         let backoff = backoff();
-        window.request_sent(start, ExchangeType::INFORMATIONAL, vec![7], backoff.timeout(0, 0));
+        window.request_sent(
+            start,
+            ExchangeType::INFORMATIONAL,
+            vec![7],
+            backoff.timeout(0, 0),
+        );
         assert_eq!(window.deadline(), Some(start + Duration::from_secs(4)));
         assert_eq!(
             window.poll_retransmit(start + Duration::from_secs(3), &backoff, 0),
@@ -308,7 +319,12 @@ mod tests {
     fn snapshot_round_trip() {
         let now = Instant::now();
         let mut window = Window::new();
-        window.request_sent(now, ExchangeType::IKE_AUTH, vec![1, 2], Duration::from_secs(4));
+        window.request_sent(
+            now,
+            ExchangeType::IKE_AUTH,
+            vec![1, 2],
+            Duration::from_secs(4),
+        );
         window.response_sent(0, vec![3]);
         let snapshot = window.snapshot();
         let restored = Window::from_snapshot(&snapshot);
