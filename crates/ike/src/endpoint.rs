@@ -546,6 +546,11 @@ impl Endpoint {
         &self.config
     }
 
+    /// The crypto provider.
+    pub fn crypto(&self) -> &Arc<CryptoProvider> {
+        &self.crypto
+    }
+
     /// Runs `f` on SA `id` inside its tracing span, then reschedules or removes it.
     pub(crate) fn run<R>(
         &mut self,
