@@ -75,6 +75,15 @@ pub enum Event {
         #[serde(with = "crate::serde_hex::resource")]
         resource: Option<ResourceId>,
     },
+    /// A Child SA could not be created (no proposal chosen, traffic selectors unacceptable, …).
+    ChildSaFailed {
+        /// Its IKE SA.
+        ike_sa: IkeSaId,
+        /// Its configured name.
+        name: String,
+        /// What went wrong, for people.
+        error: String,
+    },
     /// A Child SA was replaced by a rekey (RFC 7296 §2.8).
     ChildSaRekeyed {
         /// Its IKE SA.

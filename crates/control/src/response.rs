@@ -24,6 +24,8 @@ pub enum Response {
     Initiated {
         /// The IKE SA being set up (or the existing one a Child SA is added to).
         ike_sa: IkeSaId,
+        /// The Child SAs being created, by name; a client waits for each to be installed.
+        children: Vec<String>,
     },
     /// Answer to [`Request::Terminate`](crate::Request::Terminate): deletion has started.
     Terminated(Affected),
