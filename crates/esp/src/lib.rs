@@ -102,6 +102,8 @@ mod drop;
 mod encap;
 mod error;
 mod events;
+#[cfg(any(fuzzing, test))]
+pub mod fuzzing;
 mod ip;
 mod plane;
 pub mod replay;
