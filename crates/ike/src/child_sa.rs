@@ -78,15 +78,16 @@ pub(crate) struct ChildSa {
     /// When it expires.
     pub expire_at: Option<Instant>,
     /// How long a replaced inbound SA lingers (config).
-    #[allow(dead_code)] // read by the Child SA rekey of issue 8
     pub linger: Duration,
+    /// Ask the backend to report the first packet on the inbound SA (a rekey responder's cue
+    /// to switch, RFC 7296 §2.8).
+    pub report_first_use: bool,
     /// Outbound and inbound sequence numbers to install with (non-zero only for an SA taken
     /// over from an HA snapshot).
     pub sequences: (u64, u64),
 }
 
 /// The lifecycle of a Child SA.
-#[allow(dead_code)] // `Rekeying` and `Rekeyed` are entered by the Child SA rekey of issue 8
 #[derive(Clone, Copy, Debug, Eq, PartialEq)]
 pub(crate) enum ChildState {
     /// Installed and in use.
@@ -183,6 +184,7 @@ impl ChildSa {
             rekey_at,
             expire_at: lifetime.life_time.map(|life| now + life),
             linger: new.config.rekey_linger,
+            report_first_use: false,
             sequences: (0, 0),
         }
     }
@@ -223,6 +225,7 @@ impl ChildSa {
             rekey_at: snapshot.rekey_in.map(|d| now + d),
             expire_at: snapshot.expire_in.map(|d| now + d),
             linger,
+            report_first_use: false,
             sequences: (snapshot.outbound_sequence, snapshot.inbound_sequence),
         }
     }
@@ -382,7 +385,7 @@ impl ChildSa {
             },
             lifetime: self.lifetime,
             initial_sequence,
-            report_first_use: false,
+            report_first_use: direction == Direction::Inbound && self.report_first_use,
             local_ts: self.local_ts.clone(),
             remote_ts: self.remote_ts.clone(),
         }

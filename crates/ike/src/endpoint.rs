@@ -27,7 +27,6 @@ use tracing::info;
 use tracing::info_span;
 use tracing::warn;
 
-use crate::child_sa::Outbound;
 use crate::config::Config;
 use crate::config::Connection;
 use crate::config::StartAction;
@@ -303,7 +302,8 @@ impl Endpoint {
                     info!(%spi, ?reason, "Child SA reached a hard limit");
                     self.run(now, ike, |sa, env| sa.queue(env, Task::DeleteChild(child)));
                 } else {
-                    debug!(%spi, ?reason, "Child SA reached a soft limit (rekey not yet implemented)");
+                    debug!(%spi, ?reason, "Child SA reached a soft limit; rekeying");
+                    self.run(now, ike, |sa, env| sa.queue(env, Task::RekeyChild(child)));
                 }
             }
             BackendEvent::InboundSaUsed { spi } => {
@@ -312,12 +312,7 @@ impl Endpoint {
                     return;
                 };
                 self.run(now, ike, |sa, env| {
-                    if let Some(c) = sa.core.children.get_mut(&child)
-                        && matches!(c.outbound, Outbound::Pending { .. })
-                    {
-                        c.outbound = Outbound::Routed;
-                        c.route(env.out);
-                    }
+                    sa.core.switch_outbound(env.out, env.now, child);
                 });
             }
             BackendEvent::Acquire { reqid, resource } => {
@@ -433,20 +428,21 @@ impl Endpoint {
         Ok(())
     }
 
-    /// Rekeys a Child SA ([RFC 7296 §1.3.3]).
+    /// Rekeys a Child SA ([RFC 7296 §1.3.3]) without loss (§2.8).
     ///
     /// # Errors
     ///
-    /// [`ApiError::UnknownChildSa`], or [`ApiError::NotSupported`] until rekeying lands.
+    /// [`ApiError::UnknownChildSa`].
     ///
     /// [RFC 7296 §1.3.3]: https://www.rfc-editor.org/rfc/rfc7296#section-1.3.3
     pub fn rekey_child(&mut self, now: Instant, child: ChildSaId) -> Result<(), ApiError> {
-        let _ = now;
-        self.tables
+        let ike = *self
+            .tables
             .children
             .get(&child)
             .ok_or(ApiError::UnknownChildSa(child))?;
-        Err(ApiError::NotSupported("Child SA rekey"))
+        self.run(now, ike, |sa, env| sa.queue(env, Task::RekeyChild(child)));
+        Ok(())
     }
 
     /// Rekeys an IKE SA ([RFC 7296 §1.3.2]).

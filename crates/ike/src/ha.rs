@@ -17,6 +17,7 @@ use tracing::warn;
 
 use crate::auth::PeerAuthenticated;
 use crate::child_sa::ChildSa;
+use crate::child_sa::ChildState;
 use crate::endpoint::Endpoint;
 use crate::error::ApiError;
 use crate::event::DeleteReason;
@@ -67,7 +68,13 @@ impl Endpoint {
                 .map_or_else(Default::default, |at| now.saturating_duration_since(at)),
             rekey_in: None,
             expire_in: None,
-            children: core.children.values().map(|c| c.snapshot(now)).collect(),
+            // A replaced Child SA whose inbound SA only lingers is not worth taking over.
+            children: core
+                .children
+                .values()
+                .filter(|c| !matches!(c.state, ChildState::Rekeyed { .. }))
+                .map(|c| c.snapshot(now))
+                .collect(),
         })
     }
 

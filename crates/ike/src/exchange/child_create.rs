@@ -12,6 +12,7 @@
 use hitless_crypto::KePrivate;
 use hitless_crypto::SecretBytes;
 use hitless_sadb::Mode;
+use hitless_sadb::ReqId;
 use hitless_sadb::Spi;
 use hitless_sadb::TrafficSelector;
 use hitless_wire::ike::KePayload;
@@ -36,6 +37,7 @@ use super::ike_init::check_nonce;
 use crate::child_sa;
 use crate::child_sa::ChildSa;
 use crate::child_sa::NewChild;
+use crate::child_sa::Outbound;
 use crate::config::ChildConfig;
 use crate::error::Error;
 use crate::error::PeerMisbehaved;
@@ -52,9 +54,23 @@ use crate::proposal::ChildAlgorithms;
 use crate::tables::random_u32;
 use crate::ts;
 
+/// The Child SA a rekey replaces ([RFC 7296 §2.8]): the new one takes its policy slot.
+///
+/// [RFC 7296 §2.8]: https://www.rfc-editor.org/rfc/rfc7296#section-2.8
+#[derive(Clone, Debug)]
+pub(crate) struct Replaces {
+    /// The old Child SA.
+    pub old: ChildSaId,
+    /// Its policy slot.
+    pub reqid: ReqId,
+    /// Its config name.
+    pub name: String,
+}
+
 /// Our side of a Child SA we asked for, until the response arrives.
 pub(crate) struct ChildRequest {
     config_name: String,
+    replaces: Option<Replaces>,
     spi_in: Spi,
     proposals: Vec<Proposal>,
     ts_i: Vec<TrafficSelector>,
@@ -105,12 +121,29 @@ impl ChildRequest {
         let spi_in = cx.tables.allocate_esp_spi(cx.crypto, cx.sa.id)?;
         Ok(Self {
             config_name: config.name.clone(),
+            replaces: None,
             spi_in,
             proposals: proposal::esp_proposals(&supported, spi_in.0, with_ke),
             ts_i: ts::or_host(&config.local_ts, cx.sa.local.ip()),
             ts_r: ts::or_host(&config.remote_ts, cx.sa.remote.ip()),
             transport: config.mode == Mode::Transport,
         })
+    }
+
+    /// The request that rekeys `old` (RFC 7296 §2.8): the same selectors and mode, the same
+    /// policy slot.
+    pub(crate) fn for_rekey(
+        cx: &mut SaContext<'_>,
+        config: &ChildConfig,
+        replaces: Replaces,
+        selectors: (Vec<TrafficSelector>, Vec<TrafficSelector>),
+        mode: Mode,
+    ) -> Result<Self, Error> {
+        let mut request = Self::new(cx, config, true)?;
+        (request.ts_i, request.ts_r) = selectors;
+        request.transport = mode == Mode::Transport;
+        request.replaces = Some(replaces);
+        Ok(request)
     }
 
     /// The first KE method of our proposals, for a PFS key exchange.
@@ -171,14 +204,17 @@ impl ChildRequest {
         match self.check(response) {
             Ok(accepted) => install_child(
                 cx,
-                &self.config_name,
-                self.spi_in,
-                accepted.peer_spi,
-                accepted.algorithms,
-                (accepted.ts_i, accepted.ts_r),
-                accepted.mode,
+                Negotiated {
+                    name: &self.config_name,
+                    spi_in: self.spi_in,
+                    spi_out: accepted.peer_spi,
+                    algorithms: accepted.algorithms,
+                    ts: (accepted.ts_i, accepted.ts_r),
+                    mode: accepted.mode,
+                    initiator: true,
+                    replaces: self.replaces.as_ref(),
+                },
                 keys,
-                true,
             )
             .map_err(|error| Box::new((self, error))),
             Err(error) => Err(Box::new((self, error))),
@@ -346,7 +382,7 @@ pub(crate) fn respond(cx: &mut SaContext<'_>, request: &Message) -> Body {
         let nonce_i = check_nonce(request)?.to_vec();
         let mut nonce_r = vec![0; NONCE_LEN];
         cx.crypto.fill_random(&mut nonce_r)?;
-        respond_child(cx, request, &nonce_i, &nonce_r, false)
+        respond_child(cx, request, &nonce_i, (&nonce_r, false), None)
     })();
     match result {
         Ok((_, payloads)) => Body { payloads },
@@ -358,11 +394,11 @@ pub(crate) fn respond(cx: &mut SaContext<'_>, request: &Message) -> Body {
     }
 }
 
-/// The responder's side of a Child SA request, in IKE_AUTH (`in_ike_auth`: the nonces are
-/// those of IKE_SA_INIT, §2.17) or in CREATE_CHILD_SA (our nonce `nonce_r` goes into the
-/// answer, with an optional PFS exchange). Chooses the first Child SA config whose
-/// selectors intersect the request's and whose proposals match, installs the Child SA, and
-/// returns its payloads in order.
+/// The responder's side of a Child SA request, in IKE_AUTH (`nonce_r` is `None`: the keys come
+/// from the IKE_SA_INIT nonces, §2.17) or in CREATE_CHILD_SA (our nonce `nonce_r` goes into
+/// the answer, with an optional PFS exchange). Chooses the first Child SA config whose
+/// selectors intersect the request's and whose proposals match (for a rekey, the replaced
+/// SA's config), installs the Child SA, and returns its payloads in order.
 ///
 /// # Errors
 ///
@@ -372,9 +408,10 @@ pub(crate) fn respond_child(
     cx: &mut SaContext<'_>,
     request: &Message,
     nonce_i: &[u8],
-    nonce_r: &[u8],
-    in_ike_auth: bool,
+    nonce_r: (&[u8], bool),
+    replaces: Option<&Replaces>,
 ) -> Result<(ChildSaId, Vec<Payload>), Error> {
+    let (nonce_r, in_ike_auth) = nonce_r;
     let sa = request.require(PayloadType::SA, Message::sa)?;
     let ts_i = &request.require(PayloadType::TSI, Message::ts_i)?.selectors;
     let ts_r = &request.require(PayloadType::TSR, Message::ts_r)?.selectors;
@@ -391,6 +428,9 @@ pub(crate) fn respond_child(
     let mut error = Error::TsUnacceptable;
     let mut found = None;
     for config in &connection.children {
+        if replaces.is_some_and(|r| r.name != config.name) {
+            continue;
+        }
         // TSi is the initiator's side: the peer's, since we respond.
         let remote = ts::or_host(&config.remote_ts, cx.sa.remote.ip());
         let local = ts::or_host(&config.local_ts, cx.sa.local.ip());
@@ -453,17 +493,17 @@ pub(crate) fn respond_child(
         nonce_r,
     };
     let name = config.name.clone();
-    let id = match install_child(
-        cx,
-        &name,
+    let negotiated = Negotiated {
+        name: &name,
         spi_in,
-        peer_spi,
+        spi_out: peer_spi,
         algorithms,
-        (narrowed_i.clone(), narrowed_r.clone()),
+        ts: (narrowed_i.clone(), narrowed_r.clone()),
         mode,
-        &keys,
-        false,
-    ) {
+        initiator: false,
+        replaces,
+    };
+    let id = match install_child(cx, negotiated, &keys) {
         Ok(id) => id,
         Err(error) => {
             cx.tables.esp_spis.remove(&spi_in);
@@ -491,20 +531,49 @@ pub(crate) fn respond_child(
     Ok((id, payloads))
 }
 
+/// A negotiated Child SA, ready to install.
+pub(crate) struct Negotiated<'a> {
+    /// Its config name.
+    pub name: &'a str,
+    /// Our inbound SPI.
+    pub spi_in: Spi,
+    /// The peer's SPI.
+    pub spi_out: Spi,
+    /// The algorithms.
+    pub algorithms: ChildAlgorithms,
+    /// (TSi, TSr) as negotiated.
+    pub ts: (Vec<TrafficSelector>, Vec<TrafficSelector>),
+    /// Tunnel or transport.
+    pub mode: Mode,
+    /// Whether we initiated the exchange.
+    pub initiator: bool,
+    /// The Child SA a rekey replaces.
+    pub replaces: Option<&'a Replaces>,
+}
+
 /// Derives the keys, builds and installs the Child SA (inbound SA first), and reports it.
-/// `ts` is (TSi, TSr) as negotiated; `initiator` says whether we initiated the exchange.
-#[allow(clippy::too_many_arguments)]
-fn install_child(
+///
+/// For a rekey ([RFC 7296 §2.8]) the new SA takes the old one's slot. Its initiator routes
+/// the new outbound SA at once and retires the old one; its responder installs the new
+/// outbound SA unrouted and switches when the initiator is ready (first packet on the new
+/// inbound SA, the DELETE of the old SA, or a deadline).
+///
+/// [RFC 7296 §2.8]: https://www.rfc-editor.org/rfc/rfc7296#section-2.8
+pub(crate) fn install_child(
     cx: &mut SaContext<'_>,
-    name: &str,
-    spi_in: Spi,
-    spi_out: Spi,
-    algorithms: ChildAlgorithms,
-    ts: (Vec<TrafficSelector>, Vec<TrafficSelector>),
-    mode: Mode,
+    negotiated: Negotiated<'_>,
     keys: &KeyInput<'_>,
-    initiator: bool,
 ) -> Result<ChildSaId, Error> {
+    let Negotiated {
+        name,
+        spi_in,
+        spi_out,
+        algorithms,
+        ts,
+        mode,
+        initiator,
+        replaces,
+    } = negotiated;
     let connection = cx.sa.connection.clone();
     let config = connection.child(name).ok_or(Error::NoProposalChosen)?;
     let ike_keys = cx.sa.keys.as_ref().ok_or(Error::TemporaryFailure)?;
@@ -520,8 +589,11 @@ fn install_child(
     )?;
     let (local_ts, remote_ts) = if initiator { ts } else { (ts.1, ts.0) };
     let id = cx.tables.new_child_id(cx.sa.id);
-    let reqid = cx.tables.new_reqid();
-    let child = ChildSa::new(
+    let reqid = match replaces {
+        Some(replaces) => replaces.reqid,
+        None => cx.tables.new_reqid(),
+    };
+    let mut child = ChildSa::new(
         cx.now,
         NewChild {
             id,
@@ -539,20 +611,51 @@ fn install_child(
             jitter_random: random_u32(cx.crypto)?,
         },
     );
+    if replaces.is_some() && !initiator {
+        // RFC 7296 §2.8: the responder may not send on the new SA before the initiator can
+        // receive on it; it learns that from the first packet the initiator sends on it.
+        child.outbound = Outbound::Pending {
+            deadline: cx.now + config.rekey_outbound_switch,
+        };
+        child.report_first_use = true;
+    }
+    if let Some(old) = replaces.and_then(|r| cx.sa.children.get(&r.old)) {
+        child.resource = old.resource;
+    }
     child.install(cx.out, cx.sa.local, cx.sa.remote);
-    info!(child = %id, name, spi_in = %spi_in, spi_out = %spi_out, ?mode, "Child SA installed");
-    cx.out.event(Event::ChildSaInstalled {
-        ike: cx.sa.id,
-        child: id,
-        name: name.to_owned(),
-        reqid,
-        spi_in,
-        spi_out,
-        mode,
-        local_ts: child.local_ts.clone(),
-        remote_ts: child.remote_ts.clone(),
-    });
     cx.sa.children.insert(id, child);
+    match replaces {
+        Some(replaces) => {
+            info!(old = %replaces.old, new = %id, spi_in = %spi_in, spi_out = %spi_out,
+                "Child SA rekeyed");
+            if initiator {
+                cx.sa.retire_predecessors(cx.out, cx.now, id);
+            }
+            cx.out.event(Event::ChildSaRekeyed {
+                ike: cx.sa.id,
+                old: replaces.old,
+                new: id,
+                spi_in,
+                spi_out,
+            });
+        }
+        None => {
+            let child = &cx.sa.children[&id];
+            info!(child = %id, name, spi_in = %spi_in, spi_out = %spi_out, ?mode,
+                "Child SA installed");
+            cx.out.event(Event::ChildSaInstalled {
+                ike: cx.sa.id,
+                child: id,
+                name: name.to_owned(),
+                reqid,
+                spi_in,
+                spi_out,
+                mode,
+                local_ts: child.local_ts.clone(),
+                remote_ts: child.remote_ts.clone(),
+            });
+        }
+    }
     Ok(id)
 }
 

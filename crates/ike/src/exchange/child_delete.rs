@@ -27,10 +27,12 @@ impl Initiator {
     /// Starts deleting `child`; `None` if it is gone or already being deleted.
     pub(crate) fn start(cx: &mut SaContext<'_>, child: ChildSaId) -> Option<(Self, Request)> {
         let sa = cx.sa.children.get_mut(&child)?;
-        if sa.state == ChildState::Deleting {
-            return None;
+        match sa.state {
+            ChildState::Deleting => return None,
+            // The old SA of a rekey: its inbound SA lingers after the delete.
+            ChildState::Rekeyed { .. } => {}
+            ChildState::Installed | ChildState::Rekeying => sa.state = ChildState::Deleting,
         }
-        sa.state = ChildState::Deleting;
         let mut body = Body::new();
         body.push(Payload::Delete(DeletePayload {
             protocol: ProtocolId::ESP,
@@ -62,8 +64,15 @@ impl Initiator {
     /// may already have removed them.
     pub(crate) fn handle_response(self, cx: &mut SaContext<'_>, _response: &Message) -> Flow {
         for child in self.children {
-            cx.sa
-                .remove_child(cx.out, cx.tables, child, DeleteReason::Local);
+            let rekeyed = cx
+                .sa
+                .children
+                .get(&child)
+                .is_some_and(|c| matches!(c.state, ChildState::Rekeyed { .. }));
+            if !rekeyed {
+                cx.sa
+                    .remove_child(cx.out, cx.tables, child, DeleteReason::Local);
+            }
         }
         Flow::Continue
     }
@@ -80,16 +89,29 @@ pub(crate) fn respond(cx: &mut SaContext<'_>, request: &Message) -> Body {
         .flat_map(|d| d.spis.iter().copied())
         .collect();
     for spi in spis {
-        let Some((id, crossing)) = cx
+        let Some((id, state, spi_in)) = cx
             .sa
             .children
             .values()
             .find(|c| c.spi_out.0 == spi)
-            .map(|c| (c.id, c.state == ChildState::Deleting))
+            .map(|c| (c.id, c.state, c.spi_in))
         else {
             debug!(spi = %hitless_sadb::Spi(spi), "delete for an unknown Child SA");
             continue;
         };
+        let crossing = state == ChildState::Deleting;
+        if let Some(successor) = cx.sa.pending_successor(id) {
+            // RFC 7296 §2.8: the initiator of a rekey deletes the old SA once it sends on the
+            // new one; switch our outbound now. The old inbound SA lingers.
+            cx.sa.switch_outbound(cx.out, cx.now, successor);
+        }
+        if matches!(
+            cx.sa.children.get(&id).map(|c| c.state),
+            Some(ChildState::Rekeyed { .. })
+        ) {
+            paired.push(spi_in.0);
+            continue;
+        }
         if let Some(child) = cx
             .sa
             .remove_child(cx.out, cx.tables, id, DeleteReason::Peer)

@@ -275,7 +275,7 @@ pub(crate) fn respond(cx: &mut SaContext<'_>, replied: &Replied, request: &Messa
     body.push(Payload::IdR(id_r));
     body.push(Payload::Auth(auth));
     if request.sa().is_some() {
-        match respond_child(cx, request, &init.nonce_i, &init.nonce_r, true) {
+        match respond_child(cx, request, &init.nonce_i, (&init.nonce_r, true), None) {
             Ok((_, payloads)) => body.payloads.extend(payloads),
             Err(error) => {
                 // RFC 7296 §1.2: the IKE SA is established even if the Child SA is not.

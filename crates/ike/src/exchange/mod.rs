@@ -29,6 +29,7 @@ use crate::tables::Tables;
 
 pub(crate) mod child_create;
 pub(crate) mod child_delete;
+pub(crate) mod child_rekey;
 pub(crate) mod dpd;
 pub(crate) mod ike_auth;
 pub(crate) mod ike_delete;
@@ -60,6 +61,8 @@ pub(crate) enum Task {
     CreateChild(String),
     /// Delete a Child SA.
     DeleteChild(ChildSaId),
+    /// Rekey a Child SA.
+    RekeyChild(ChildSaId),
     /// Delete the IKE SA.
     DeleteIke,
     /// A liveness check.
@@ -70,6 +73,8 @@ pub(crate) enum Task {
 pub(crate) enum Initiating {
     /// CREATE_CHILD_SA for a new Child SA.
     ChildCreate(child_create::Initiator),
+    /// CREATE_CHILD_SA rekeying a Child SA.
+    ChildRekey(child_rekey::Initiator),
     /// INFORMATIONAL deleting Child SAs.
     ChildDelete(child_delete::Initiator),
     /// INFORMATIONAL deleting the IKE SA.
@@ -82,10 +87,12 @@ pub(crate) enum Initiating {
 }
 
 /// What happens to the IKE SA after an exchange step.
-#[derive(Clone, Copy, Debug, Eq, PartialEq)]
+#[derive(Clone, Debug, Eq, PartialEq)]
 pub(crate) enum Flow {
     /// It goes on.
     Continue,
+    /// It goes on, with this task queued (the delete that follows a rekey).
+    Queue(Task),
     /// It is deleted (cleanly: the peer knows).
     Deleted(crate::event::DeleteReason),
 }
@@ -100,6 +107,8 @@ impl Task {
         Ok(match self {
             Self::CreateChild(name) => child_create::Initiator::start(cx, &name)?
                 .map(|(i, r)| (Initiating::ChildCreate(i), r)),
+            Self::RekeyChild(child) => child_rekey::Initiator::start(cx, child)?
+                .map(|(i, r)| (Initiating::ChildRekey(i), r)),
             Self::DeleteChild(child) => child_delete::Initiator::start(cx, child)
                 .map(|(i, r)| (Initiating::ChildDelete(i), r)),
             Self::DeleteIke => {
@@ -119,6 +128,7 @@ impl Initiating {
     pub(crate) fn handle_response(self, cx: &mut SaContext<'_>, response: &Message) -> Flow {
         match self {
             Self::ChildCreate(i) => i.handle_response(cx, response),
+            Self::ChildRekey(i) => i.handle_response(cx, response),
             Self::ChildDelete(i) => i.handle_response(cx, response),
             Self::IkeDelete(i) => i.handle_response(cx, response),
             Self::Dpd(i) => i.handle_response(cx, response),
@@ -138,7 +148,9 @@ impl Initiating {
                     .filter_map(|c| cx_children.children.get(c).map(|c| c.spi_in))
                     .collect(),
             ),
-            Self::ChildCreate(_) => InFlight::Unresumable(ExchangeType::CREATE_CHILD_SA),
+            Self::ChildCreate(_) | Self::ChildRekey(_) => {
+                InFlight::Unresumable(ExchangeType::CREATE_CHILD_SA)
+            }
             Self::Unresumable(exchange) => InFlight::Unresumable(*exchange),
         }
     }
@@ -152,13 +164,13 @@ pub(crate) fn respond(cx: &mut SaContext<'_>, request: &Message) -> (Body, Flow)
     match request.header.exchange {
         ExchangeType::CREATE_CHILD_SA => {
             let body = if request.has_notify(NotifyType::REKEY_SA) {
-                // Rekeying lands with issue 8; until then the peer keeps its SA (RFC 7296
-                // §2.25: TEMPORARY_FAILURE makes it retry later).
-                Body::error(NotifyType::TEMPORARY_FAILURE, Vec::new())
+                child_rekey::respond(cx, request)
             } else if request
                 .sa()
                 .is_some_and(|sa| sa.proposals.iter().any(|p| p.protocol == ProtocolId::IKE))
             {
+                // IKE SA rekeying comes with issue 8; until then the peer retries later
+                // (RFC 7296 §2.25: TEMPORARY_FAILURE).
                 Body::error(NotifyType::TEMPORARY_FAILURE, Vec::new())
             } else {
                 child_create::respond(cx, request)

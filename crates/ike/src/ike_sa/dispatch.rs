@@ -174,8 +174,10 @@ impl IkeSa {
                     None => Flow::Continue,
                 };
                 self.state = IkeSaState::Established(established);
-                if let Flow::Deleted(reason) = flow {
-                    self.close(env, reason);
+                match flow {
+                    Flow::Deleted(reason) => self.close(env, reason),
+                    Flow::Queue(task) => self.queue(env, task),
+                    Flow::Continue => {}
                 }
                 return;
             }
@@ -262,8 +264,10 @@ impl IkeSa {
                 self.state = IkeSaState::Established(established);
                 let (body, flow) = exchange::respond(&mut env.cx(&mut self.core), &message);
                 self.respond(env, datagram, header.exchange, header.message_id, &body);
-                if let Flow::Deleted(reason) = flow {
-                    self.close(env, reason);
+                match flow {
+                    Flow::Deleted(reason) => self.close(env, reason),
+                    Flow::Queue(task) => self.queue(env, task),
+                    Flow::Continue => {}
                 }
             }
             other => {
@@ -393,9 +397,13 @@ impl IkeSa {
             if let Outbound::Pending { deadline } = child.outbound
                 && deadline <= now
             {
-                child.outbound = Outbound::Routed;
-                child.route(env.out);
+                // RFC 7296 §2.8: the initiator neither used the new SA nor deleted the old one
+                // in time; switch anyway.
+                self.core.switch_outbound(env.out, now, id);
             }
+            let Some(child) = self.core.children.get_mut(&id) else {
+                continue;
+            };
             if let ChildState::Rekeyed { until } = child.state
                 && until <= now
             {
@@ -411,9 +419,9 @@ impl IkeSa {
                 continue;
             }
             if child.state == ChildState::Installed && child.rekey_at.is_some_and(|at| at <= now) {
-                // Rekeying lands with issue 8; the hard lifetime still applies.
-                debug!(child = %id, "Child SA rekey due (not yet implemented)");
+                debug!(child = %id, "Child SA rekey due");
                 child.rekey_at = None;
+                self.queue(env, Task::RekeyChild(id));
             }
         }
     }

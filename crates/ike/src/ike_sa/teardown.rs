@@ -1,5 +1,9 @@
 //! Ending IKE SAs and Child SAs: the SA commands that remove them, the events, and the tables.
 
+use std::time::Instant;
+
+use hitless_sadb::Direction;
+use hitless_sadb::SaCommand;
 use tracing::info;
 use tracing::warn;
 
@@ -8,6 +12,8 @@ use super::IkeSa;
 use super::IkeSaCore;
 use super::IkeSaState;
 use crate::child_sa::ChildSa;
+use crate::child_sa::ChildState;
+use crate::child_sa::Outbound;
 use crate::event::DeleteReason;
 use crate::event::Event;
 use crate::event::FailureReason;
@@ -46,6 +52,65 @@ impl IkeSa {
 }
 
 impl IkeSaCore {
+    /// The initiator of a rekey, or a responder that switched: every other Child SA in the
+    /// new one's slot stops sending (its outbound SA goes) and its inbound SA lingers for
+    /// packets in flight ([RFC 7296 §2.8]).
+    ///
+    /// [RFC 7296 §2.8]: https://www.rfc-editor.org/rfc/rfc7296#section-2.8
+    pub(crate) fn retire_predecessors(
+        &mut self,
+        out: &mut OutputQueue,
+        now: Instant,
+        new: ChildSaId,
+    ) {
+        let Some(reqid) = self.children.get(&new).map(|c| c.reqid) else {
+            return;
+        };
+        for old in self.children.values_mut() {
+            if old.id == new
+                || old.reqid != reqid
+                || matches!(old.state, ChildState::Rekeyed { .. })
+            {
+                continue;
+            }
+            old.state = ChildState::Rekeyed {
+                until: now + old.linger,
+            };
+            old.rekey_at = None;
+            old.expire_at = None;
+            out.sa(SaCommand::DeleteSa {
+                spi: old.spi_out,
+                direction: Direction::Outbound,
+            });
+        }
+    }
+
+    /// A rekey responder learned that the initiator is ready: route the new outbound SA and
+    /// retire the old one (RFC 7296 §2.8). Does nothing if `new` is already routed.
+    pub(crate) fn switch_outbound(&mut self, out: &mut OutputQueue, now: Instant, new: ChildSaId) {
+        let Some(child) = self.children.get_mut(&new) else {
+            return;
+        };
+        if child.outbound == Outbound::Routed {
+            return;
+        }
+        child.outbound = Outbound::Routed;
+        child.route(out);
+        info!(child = %new, spi_out = %child.spi_out, "outbound switched to the new Child SA");
+        self.retire_predecessors(out, now, new);
+    }
+
+    /// The successor of `old` in its slot whose outbound SA still waits for the switch.
+    pub(crate) fn pending_successor(&self, old: ChildSaId) -> Option<ChildSaId> {
+        let reqid = self.children.get(&old)?.reqid;
+        self.children
+            .values()
+            .find(|c| {
+                c.id != old && c.reqid == reqid && matches!(c.outbound, Outbound::Pending { .. })
+            })
+            .map(|c| c.id)
+    }
+
     /// Removes every Child SA.
     pub(crate) fn remove_children(
         &mut self,
