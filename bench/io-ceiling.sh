@@ -16,6 +16,9 @@
 # Usage: bench/io-ceiling.sh            (RUNS=3 DUR=10 MTU=1420 by default)
 #        RUNS=1 DUR=3 bench/io-ceiling.sh   quick look
 #        VARIANTS="ours" bench/io-ceiling.sh   subset: veth tunudp plain ours
+#        PERF=1 bench/io-ceiling.sh   also `perf record -g` both relays during the first 1-stream
+#                                     run of each tunnel; prints the top symbols (software
+#                                     cpu-clock sampling: this VM has no hardware counters)
 # Needs root, iperf3, jq, gcc, libssl-dev (for tunudp.c). Tears everything down on exit,
 # including Ctrl-C.
 set -euo pipefail
@@ -132,8 +135,21 @@ measure() {
     c0=$(cpu_ticks $pa $pb)
     s0=$(busy_cores)
     [ -n "$out" ] && p0=$(snap_pkts "$kind" "$pa" "$out")
+    local perf_pid=""
+    if [ "${PERF:-0}" = 1 ] && [ -n "$pa" ] && [ "$r" = 1 ] && [ "$streams" = 1 ]; then
+      perf record -F 1999 -g -p "$pa,$pb" -o "$TMP/perf-$label.data" -- sleep "$DUR" >/dev/null 2>&1 &
+      perf_pid=$!
+      PIDS+=("$perf_pid")
+    fi
     ip netns exec "$NS_A" iperf3 -c "$dst" -p 5201 -t "$DUR" -P "$streams" -J >"$json" 2>/dev/null || true
     [ -n "$out" ] && p1=$(snap_pkts "$kind" "$pa" "$out")
+    if [ -n "$perf_pid" ]; then
+      wait "$perf_pid" 2>/dev/null || true
+      perf report -i "$TMP/perf-$label.data" --no-children --sort symbol --stdio 2>/dev/null \
+        | grep -E '^ +[0-9]' | head -25 >"$TMP/perf-$label.top" || true
+      log "  perf top symbols ($label, both relays): $TMP/perf-$label.top"
+      sed 's/^/      /' "$TMP/perf-$label.top" >&2
+    fi
     c1=$(cpu_ticks $pa $pb)
     s1=$(busy_cores)
     local gbps retr
