@@ -24,6 +24,15 @@ pub mod udp;
 pub mod vnet;
 
 pub use batch::GsoBatch;
+
+/// Waits up to `timeout_ms` (-1: forever) until `fd` is readable; true if it is.
+///
+/// # Errors
+///
+/// The OS error of `poll`.
+pub fn wait_readable(fd: std::os::fd::BorrowedFd<'_>, timeout_ms: i32) -> std::io::Result<bool> {
+    fd::poll_readable(fd, timeout_ms)
+}
 pub use error::SysError;
 pub use recv::{RecvBatch, RecvMeta};
 pub use tun::{Offloads, TunConfig, TunDevice, TunQueue};
