@@ -90,6 +90,8 @@ fn run() -> Result<()> {
         if !opts.offload {
             udp.disable_gso();
         }
+        // One peer: a connected socket skips the route lookup per send (as tunudp does).
+        udp.connect(peer)?;
         let tun = Arc::new(tun);
         let udp = Arc::new(udp);
         let (t, u, c) = (Arc::clone(&tun), Arc::clone(&udp), Arc::clone(&counters));
@@ -256,12 +258,12 @@ fn decap_plain(tun: &TunQueue, udp: &UdpSocket, c: &Counters) -> Result<()> {
     }
 }
 
-fn send(udp: &UdpSocket, batch: &mut GsoBatch, peer: SocketAddr, c: &Counters) {
+fn send(udp: &UdpSocket, batch: &mut GsoBatch, _peer: SocketAddr, c: &Counters) {
     if batch.is_empty() {
         return;
     }
     c.udp_sends.fetch_add(1, Ordering::Relaxed);
-    if udp.send_batch(batch, Some(peer)).is_err() {
+    if udp.send_batch(batch, None).is_err() {
         c.drops
             .fetch_add(batch.datagrams() as u64, Ordering::Relaxed);
     }

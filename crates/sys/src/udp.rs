@@ -224,11 +224,20 @@ impl UdpSocket {
     /// socket is non-blocking. Returns the number of slots filled; see
     /// [`RecvBatch::received`].
     ///
+    /// ICMP errors the kernel queued on the socket (port or host unreachable after an earlier
+    /// send, reported on connected sockets) concern that send, not this receive: they are
+    /// consumed and the receive is retried.
+    ///
     /// # Errors
     ///
     /// The OS error (`WouldBlock` when non-blocking and nothing is queued).
     pub fn recv_batch(&self, batch: &mut RecvBatch) -> io::Result<usize> {
-        recv::recv_batch(self.fd.as_fd(), batch)
+        loop {
+            match recv::recv_batch(self.fd.as_fd(), batch) {
+                Err(e) if is_icmp_report(&e) => {}
+                other => return other,
+            }
+        }
     }
 
     /// Switches non-blocking mode.
@@ -447,6 +456,18 @@ fn send_mmsg(
     if runs.len == 0 {
         return Ok(());
     }
+    if let [(bytes, seg)] = runs.items[..runs.len] {
+        // The common case (one super-packet, one run): a plain sendmsg, nothing to zero.
+        let mut ctrl = [0u64; 8];
+        let mut m = Message::new(IoSlice::new(bytes), dest.copied());
+        if gso && bytes.len() > seg {
+            m.set_segment(&mut ctrl, u16::try_from(seg).unwrap_or(u16::MAX));
+        }
+        let h = m.header(&mut ctrl);
+        // SAFETY: the header points at `m`, its address and `ctrl`, alive across the call.
+        cvt_size(unsafe { libc::sendmsg(fd.as_raw_fd(), &raw const h, 0) })?;
+        return Ok(());
+    }
     let mut ctrls = [[0u64; 8]; MAX_RUNS];
     let mut msgs: [Option<Message<'_>>; MAX_RUNS] = std::array::from_fn(|_| None);
     // SAFETY: mmsghdr is plain data; all-zero is valid.
@@ -476,6 +497,14 @@ fn send_mmsg(
         sent += n;
     }
     Ok(())
+}
+
+/// Errors that report an ICMP message about an earlier datagram.
+fn is_icmp_report(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::ECONNREFUSED | libc::EHOSTUNREACH | libc::ENETUNREACH | libc::EHOSTDOWN)
+    )
 }
 
 fn set_buffers(fd: BorrowedFd<'_>, size: usize) -> Result<(), SysError> {

@@ -96,6 +96,24 @@ fn gso_to_gro(a_ip: &str, b_ip: &str) {
 }
 
 #[test]
+fn icmp_errors_on_a_connected_socket_do_not_fail_receives() {
+    let u = underlay("udp-icmp");
+    let a =
+        u.a.run(|| UdpSocket::bind(&UdpConfig::new(addr(UL_A, 4500))).unwrap())
+            .unwrap();
+    a.connect(addr(UL_B, 4500)).unwrap();
+    // Nobody listens on B yet: the port-unreachable ICMP is queued on A's socket.
+    a.send_to(b"lost", None).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    let b =
+        u.b.run(|| UdpSocket::bind(&UdpConfig::new(addr(UL_B, 4500))).unwrap())
+            .unwrap();
+    b.send_to(b"hello", Some(addr(UL_A, 4500))).unwrap();
+    let (got, _, _, _) = recv_all(&a, 5);
+    assert_eq!(got, b"hello");
+}
+
+#[test]
 fn ipv4_gso_sends_arrive_as_gro_batches_with_pktinfo() {
     gso_to_gro(UL_A, UL_B);
 }
