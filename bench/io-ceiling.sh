@@ -5,6 +5,8 @@
 #   (c) our relay `tunrelay --no-offload` (hitless-sys, one packet per TUN read/write,
 #       sendmmsg/recvmmsg batching, no GSO/GRO),
 #   (d) our relay `tunrelay` with offloads (the Rust equivalent of `tunudp -g`),
+#   (e) the same relay with the tun-rs crate on the TUN side (`tunrelay --tun-rs`), to measure
+#       tun-rs's offload helpers against ours,
 # each with iperf3 TCP 1 stream and 4 streams, median of RUNS runs of DUR seconds; prints a
 # table with ratios to `tunudp -g`, tunnel CPU (cores) and CPU per inner packet (both relays,
 # encap + decap together).
@@ -15,7 +17,7 @@
 #
 # Usage: bench/io-ceiling.sh            (RUNS=3 DUR=10 MTU=1420 by default)
 #        RUNS=1 DUR=3 bench/io-ceiling.sh   quick look
-#        VARIANTS="ours" bench/io-ceiling.sh   subset: veth tunudp plain ours
+#        VARIANTS="ours" bench/io-ceiling.sh   subset: veth tunudp plain ours tunrs
 #        PERF=1 bench/io-ceiling.sh   also `perf record -g` both relays during the first 1-stream
 #                                     run of each tunnel; prints the top symbols (software
 #                                     cpu-clock sampling: this VM has no hardware counters)
@@ -28,7 +30,7 @@ ROOT=$(pwd)
 RUNS="${RUNS:-3}"
 DUR="${DUR:-10}"
 MTU="${MTU:-1420}"
-VARIANTS="${VARIANTS:-veth tunudp plain ours}"
+VARIANTS="${VARIANTS:-veth tunudp plain ours tunrs}"
 ANCHORS="${ANCHORS:-$ROOT/../shared/reference/anchors-harness}"
 [ -d "$ANCHORS" ] || ANCHORS=/work/shared/reference/anchors-harness
 TMP="${SYS_TMP:-/tmp/sys-io-ceiling}"
@@ -226,6 +228,11 @@ for v in $VARIANTS; do
       log "(d) tunrelay (offloads)"
       start_pair relay
       measure "tunrelay" 1 relay "$PA" "$PB" "$TMP/a.out"; measure "tunrelay" 4 relay "$PA" "$PB" "$TMP/a.out"
+      ;;
+    tunrs)
+      log "(e) tunrelay --tun-rs (tun-rs TUN offloads, hitless-sys UDP)"
+      start_pair relay --tun-rs
+      measure "tunrelay-tun-rs" 1 relay "$PA" "$PB" "$TMP/a.out"; measure "tunrelay-tun-rs" 4 relay "$PA" "$PB" "$TMP/a.out"
       ;;
     *) die "unknown variant $v" ;;
   esac

@@ -14,6 +14,8 @@
 
 #![allow(clippy::print_stdout, clippy::print_stderr, missing_docs)]
 
+mod tunrs;
+
 use std::error::Error;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -37,6 +39,8 @@ struct Options {
     offload: bool,
     address: Option<Prefix>,
     mtu: Option<u32>,
+    /// Use the tun-rs crate for the TUN side (evaluation; one queue, offloads on).
+    tun_rs: bool,
 }
 
 #[derive(Default)]
@@ -63,6 +67,9 @@ fn run() -> Result<()> {
     let opts = parse_args()?;
     let sigs = [signal::SIGINT, signal::SIGTERM, signal::SIGUSR1];
     signal::block(&sigs)?;
+    if opts.tun_rs {
+        return tunrs::run(&opts, &sigs);
+    }
     let dev = TunDevice::open(&TunConfig {
         name: opts.ifname.clone(),
         queues: opts.queues,
@@ -127,20 +134,7 @@ fn run() -> Result<()> {
         if sig != signal::SIGUSR1 {
             return Ok(());
         }
-        let c = &counters;
-        let l = |a: &AtomicU64| a.load(Ordering::Relaxed);
-        println!(
-            "snap {} {} {} {} {} {} {} {} {}",
-            l(&c.encap_pkts),
-            l(&c.encap_bytes),
-            l(&c.decap_pkts),
-            l(&c.decap_bytes),
-            l(&c.drops),
-            l(&c.tun_reads),
-            l(&c.udp_sends),
-            l(&c.udp_recvs),
-            l(&c.tun_writes)
-        );
+        print_snap(&counters);
     }
 }
 
@@ -258,6 +252,22 @@ fn decap_plain(tun: &TunQueue, udp: &UdpSocket, c: &Counters) -> Result<()> {
     }
 }
 
+fn print_snap(c: &Counters) {
+    let l = |a: &AtomicU64| a.load(Ordering::Relaxed);
+    println!(
+        "snap {} {} {} {} {} {} {} {} {}",
+        l(&c.encap_pkts),
+        l(&c.encap_bytes),
+        l(&c.decap_pkts),
+        l(&c.decap_bytes),
+        l(&c.drops),
+        l(&c.tun_reads),
+        l(&c.udp_sends),
+        l(&c.udp_recvs),
+        l(&c.tun_writes)
+    );
+}
+
 fn send(udp: &UdpSocket, batch: &mut GsoBatch, _peer: SocketAddr, c: &Counters) {
     if batch.is_empty() {
         return;
@@ -272,7 +282,7 @@ fn send(udp: &UdpSocket, batch: &mut GsoBatch, _peer: SocketAddr, c: &Counters) 
 
 fn parse_args() -> Result<Options> {
     let usage = "usage: tunrelay -i IFNAME -l LOCAL_IP -r REMOTE_IP [-p PORT] [-q QUEUES] \
-                 [--no-offload] [--addr CIDR] [--mtu N]";
+                 [--no-offload | --tun-rs] [--addr CIDR] [--mtu N]";
     let mut o = Options {
         ifname: String::new(),
         local: IpAddr::from([0, 0, 0, 0]),
@@ -282,6 +292,7 @@ fn parse_args() -> Result<Options> {
         offload: true,
         address: None,
         mtu: None,
+        tun_rs: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -296,6 +307,7 @@ fn parse_args() -> Result<Options> {
             "-p" => o.port = val()?.parse()?,
             "-q" => o.queues = val()?.parse()?,
             "--no-offload" => o.offload = false,
+            "--tun-rs" => o.tun_rs = true,
             "--mtu" => o.mtu = Some(val()?.parse()?),
             "--addr" => {
                 let v = val()?;
