@@ -20,18 +20,21 @@ impl Checksum {
     }
 
     /// Adds bytes (an even number, unless this is the last chunk).
+    #[inline]
     pub fn add_bytes(&mut self, data: &[u8]) -> &mut Self {
         self.0 = add_slice(self.0, data);
         self
     }
 
     /// Adds one 16-bit word given as a number (the value a big-endian field would hold).
+    #[inline]
     pub fn add_u16(&mut self, value: u16) -> &mut Self {
         self.add_native(u64::from(u16::from_ne_bytes(value.to_be_bytes())));
         self
     }
 
     /// Adds a 32-bit value as two 16-bit words (a big-endian field's value).
+    #[inline]
     pub fn add_u32(&mut self, value: u32) -> &mut Self {
         self.add_native(u64::from(u32::from_ne_bytes(value.to_be_bytes())));
         self
@@ -40,16 +43,19 @@ impl Checksum {
     /// The folded sum, not complemented: what goes into a checksum field that the receiver (or
     /// the kernel, for `NEEDS_CSUM`) completes, such as the pseudo-header sum of a partial
     /// checksum.
+    #[inline]
     pub fn fold(self) -> u16 {
         let native = fold64(self.0);
         u16::from_be_bytes(native.to_ne_bytes())
     }
 
     /// The final checksum: the complement of the folded sum, as the value of a big-endian field.
+    #[inline]
     pub fn finish(self) -> u16 {
         !self.fold()
     }
 
+    #[inline]
     fn add_native(&mut self, v: u64) {
         let (s, carry) = self.0.overflowing_add(v);
         self.0 = s + u64::from(carry);
@@ -57,6 +63,7 @@ impl Checksum {
 }
 
 /// The Internet checksum of `data` alone (already complemented).
+#[inline]
 pub fn checksum(data: &[u8]) -> u16 {
     let mut c = Checksum::new();
     c.add_bytes(data);
@@ -69,6 +76,7 @@ pub fn checksum(data: &[u8]) -> u16 {
 /// [RFC 9293 §3.1]: https://www.rfc-editor.org/rfc/rfc9293#section-3.1
 /// [RFC 768]: https://www.rfc-editor.org/rfc/rfc768
 /// [RFC 8200 §8.1]: https://www.rfc-editor.org/rfc/rfc8200#section-8.1
+#[inline]
 pub fn pseudo_header(src: &[u8], dst: &[u8], protocol: u8, upper_len: u32) -> Checksum {
     let mut c = Checksum::new();
     c.add_bytes(src).add_bytes(dst);
@@ -77,6 +85,7 @@ pub fn pseudo_header(src: &[u8], dst: &[u8], protocol: u8, upper_len: u32) -> Ch
     c
 }
 
+#[inline]
 fn add_slice(mut sum: u64, data: &[u8]) -> u64 {
     let mut chunks = data.chunks_exact(32);
     for c in &mut chunks {
@@ -102,6 +111,7 @@ fn add_slice(mut sum: u64, data: &[u8]) -> u64 {
     s + u64::from(carry)
 }
 
+#[inline]
 fn fold64(s: u64) -> u16 {
     let s = (s & 0xffff_ffff) + (s >> 32);
     let s = (s & 0xffff_ffff) + (s >> 32);

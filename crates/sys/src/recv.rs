@@ -4,7 +4,7 @@
 #![allow(unsafe_code)]
 
 use std::io;
-use std::mem::size_of;
+use std::mem::{MaybeUninit, size_of};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::ops::Range;
 use std::os::fd::{AsRawFd, BorrowedFd};
@@ -111,30 +111,34 @@ impl RecvBatch {
 pub(crate) fn recv_batch(fd: BorrowedFd<'_>, batch: &mut RecvBatch) -> io::Result<usize> {
     let n = batch.slots();
     let slot_size = batch.slot_size;
-    // SAFETY: iovec and mmsghdr are plain data; all-zero is valid.
-    let mut iovs: [libc::iovec; MAX_SLOTS] = unsafe { std::mem::zeroed() };
-    // SAFETY: as above.
-    let mut hdrs: [libc::mmsghdr; MAX_SLOTS] = unsafe { std::mem::zeroed() };
+    // Only the first `n` entries are used; the rest stay uninitialised (nothing to zero).
+    let mut iovs = [MaybeUninit::<libc::iovec>::uninit(); MAX_SLOTS];
+    let mut hdrs = [MaybeUninit::<libc::mmsghdr>::uninit(); MAX_SLOTS];
     let base = batch.buf.as_mut_ptr();
     for i in 0..n {
         // SAFETY: slot i lies within the buffer: i < slots and the buffer is slots * slot_size.
-        iovs[i].iov_base = unsafe { base.add(i * slot_size) }.cast();
-        iovs[i].iov_len = slot_size;
-        let h = &mut hdrs[i].msg_hdr;
-        h.msg_name = (&raw mut batch.names[i]).cast();
-        h.msg_namelen = socklen::<libc::sockaddr_storage>();
-        h.msg_iov = &raw mut iovs[i];
-        h.msg_iovlen = 1;
-        h.msg_control = batch.ctrl[i].as_mut_ptr().cast();
-        h.msg_controllen = size_of::<[u64; CTRL_WORDS]>();
+        let iov_base = unsafe { base.add(i * slot_size) }.cast();
+        let iov = iovs[i].write(libc::iovec {
+            iov_base,
+            iov_len: slot_size,
+        });
+        // SAFETY: mmsghdr is plain data; all-zero is valid.
+        let mut m: libc::mmsghdr = unsafe { std::mem::zeroed() };
+        m.msg_hdr.msg_name = (&raw mut batch.names[i]).cast();
+        m.msg_hdr.msg_namelen = socklen::<libc::sockaddr_storage>();
+        m.msg_hdr.msg_iov = iov;
+        m.msg_hdr.msg_iovlen = 1;
+        m.msg_hdr.msg_control = batch.ctrl[i].as_mut_ptr().cast();
+        m.msg_hdr.msg_controllen = size_of::<[u64; CTRL_WORDS]>();
+        hdrs[i].write(m);
     }
     let vlen = libc::c_uint::try_from(n).unwrap_or(1);
-    // SAFETY: every header points at buffers owned by `batch` or the arrays above, which
-    // outlive the call; vlen does not exceed the initialised headers.
+    // SAFETY: the first n headers are initialised and point at buffers owned by `batch` or
+    // the arrays above, which outlive the call; vlen is n.
     let got = cvt(unsafe {
         libc::recvmmsg(
             fd.as_raw_fd(),
-            hdrs.as_mut_ptr(),
+            hdrs.as_mut_ptr().cast::<libc::mmsghdr>(),
             vlen,
             libc::MSG_WAITFORONE,
             std::ptr::null_mut(),
@@ -142,6 +146,8 @@ pub(crate) fn recv_batch(fd: BorrowedFd<'_>, batch: &mut RecvBatch) -> io::Resul
     })?;
     let got = usize::try_from(got).unwrap_or(0).min(n);
     for (i, h) in hdrs.iter().enumerate().take(got) {
+        // SAFETY: entries below n were initialised above, and got <= n.
+        let h = unsafe { h.assume_init_ref() };
         let len = usize::try_from(h.msg_len).unwrap_or(0).min(slot_size);
         let (gro, local) = parse_control(&h.msg_hdr);
         let start = i * slot_size;

@@ -18,7 +18,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 
 use crate::error::SysError;
 use crate::fd;
-use crate::vnet::VNET_HDR_LEN;
+use crate::vnet::{VNET_HDR_LEN, VirtioNetHdr};
 
 /// How to open a TUN device.
 #[derive(Clone, Debug)]
@@ -127,6 +127,37 @@ impl TunQueue {
     /// The OS error; `WouldBlock` when non-blocking and nothing is queued.
     pub fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
         fd::read(self.fd.as_fd(), buf)
+    }
+
+    /// Reads one packet and splits off its `virtio_net_hdr` ([`VirtioNetHdr::PLAIN`] when the
+    /// device has no offloads): the input of [`Segments::new`](crate::offload::Segments::new).
+    ///
+    /// # Errors
+    ///
+    /// As [`TunQueue::read`]; `InvalidData` if a read is shorter than the header.
+    pub fn read_packet<'b>(&self, buf: &'b mut [u8]) -> io::Result<(VirtioNetHdr, &'b [u8])> {
+        let n = self.read(buf)?;
+        let packet = &buf[..n];
+        if !self.vnet_hdr {
+            return Ok((VirtioNetHdr::PLAIN, packet));
+        }
+        let hdr = VirtioNetHdr::decode(packet)
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "short TUN read"))?;
+        Ok((hdr, &packet[VNET_HDR_LEN..]))
+    }
+
+    /// Writes one IP packet with the given header (ignored when the device has no offloads).
+    ///
+    /// # Errors
+    ///
+    /// As [`TunQueue::write`].
+    pub fn write_packet(&self, vnet: &VirtioNetHdr, packet: &[u8]) -> io::Result<()> {
+        if !self.vnet_hdr {
+            return self.write(packet).map(|_| ());
+        }
+        let hdr = vnet.encode();
+        self.write_vectored(&[IoSlice::new(&hdr), IoSlice::new(packet)])
+            .map(|_| ())
     }
 
     /// Writes one packet (with offloads, starting with its `virtio_net_hdr`).

@@ -228,7 +228,8 @@ fn decap(tun: &TunQueue, udp: &UdpSocket, stop: &AtomicBool, st: &Stats) {
                 if tun.has_vnet_hdr() {
                     co.push(rx.buf(), seg);
                 } else {
-                    tun.write(&rx.buf()[seg]).unwrap();
+                    tun.write_packet(&VirtioNetHdr::PLAIN, &rx.buf()[seg])
+                        .unwrap();
                     st.tun_writes.fetch_add(1, Ordering::Relaxed);
                 }
             }
