@@ -4,7 +4,7 @@
 //! A device is opened with `IFF_TUN | IFF_NO_PI | IFF_MULTI_QUEUE`, one descriptor per queue,
 //! so each data-plane worker owns one queue and the kernel spreads flows over them. With
 //! offloads on (`IFF_VNET_HDR`), every read and write carries a
-//! [`VirtioNetHdr`](crate::vnet::VirtioNetHdr) and the kernel hands us TCP super-packets of up
+//! [`VirtioNetHdr`] and the kernel hands us TCP super-packets of up
 //! to 64 KiB (TSO) and accepts them back (GRO), which is what makes a userspace tunnel fast.
 //! Offloads the running kernel lacks are left off; [`Offloads`] says what is on.
 //!
