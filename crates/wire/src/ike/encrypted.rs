@@ -224,6 +224,31 @@ mod tests {
     }
 
     #[test]
+    fn emit() {
+        let header = crate::ike::Header {
+            spi_i: 1,
+            spi_r: 2,
+            next_payload: PayloadType::NONE,
+            major_version: 2,
+            minor_version: 0,
+            exchange: crate::registry::ExchangeType::IKE_AUTH,
+            flags: crate::ike::Flags::default(),
+            message_id: 1,
+            length: 0,
+        };
+        let kind = EncryptedKind::Skf {
+            fragment_number: 2,
+            total_fragments: 3,
+        };
+        let (bytes, start) =
+            crate::ike::emit_encrypted_message(&header, kind, PayloadType::IDI, 3);
+        // The generic header (next IDi, length 11) and the fragment fields, then the body.
+        assert_eq!(&bytes[28..start], &[0x23, 0x00, 0x00, 0x0b, 0x00, 0x02, 0x00, 0x03]);
+        assert_eq!(bytes.len(), start + 3);
+        assert_eq!(bytes[16], PayloadType::SKF.0);
+    }
+
+    #[test]
     fn buffer_len() {
         assert_eq!(EncryptedKind::Sk.header_len(), 4);
         assert_eq!(

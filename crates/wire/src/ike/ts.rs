@@ -124,7 +124,8 @@ impl<T: AsRef<[u8]>> SelectorPacket<T> {
         read_u16(self.buffer.as_ref(), 2)
     }
 
-    /// The first port of the range.
+    /// The first port of the range. This and the following accessors read past the 4-byte
+    /// header, so on a checked view they are only safe for the address-range types.
     pub fn start_port(&self) -> u16 {
         read_u16(self.buffer.as_ref(), 4)
     }
