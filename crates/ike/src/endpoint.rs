@@ -445,17 +445,21 @@ impl Endpoint {
         Ok(())
     }
 
-    /// Rekeys an IKE SA ([RFC 7296 §1.3.2]).
+    /// Rekeys an IKE SA ([RFC 7296 §1.3.2]): its Child SAs move to the new one, reported by
+    /// [`Event::IkeSaRekeyed`].
     ///
     /// # Errors
     ///
-    /// [`ApiError::UnknownIkeSa`], or [`ApiError::NotSupported`] until rekeying lands.
+    /// [`ApiError::UnknownIkeSa`], [`ApiError::WrongState`] if it is not established.
     ///
     /// [RFC 7296 §1.3.2]: https://www.rfc-editor.org/rfc/rfc7296#section-1.3.2
     pub fn rekey_ike(&mut self, now: Instant, ike: IkeSaId) -> Result<(), ApiError> {
-        let _ = now;
-        self.sas.get(&ike).ok_or(ApiError::UnknownIkeSa(ike))?;
-        Err(ApiError::NotSupported("IKE SA rekey"))
+        let sa = self.sas.get(&ike).ok_or(ApiError::UnknownIkeSa(ike))?;
+        if !matches!(sa.state, IkeSaState::Established(_)) || sa.core.superseded.is_some() {
+            return Err(ApiError::WrongState(ike));
+        }
+        self.run(now, ike, |sa, env| sa.queue(env, Task::RekeyIke));
+        Ok(())
     }
 
     /// Deletes a Child SA with an INFORMATIONAL exchange ([RFC 7296 §1.4.1]).
@@ -572,8 +576,14 @@ impl Endpoint {
         Some(result)
     }
 
-    /// Removes SA `id` if it is dead, otherwise updates its place in the schedule.
+    /// Removes SA `id` if it is dead, otherwise updates its place in the schedule; adopts the
+    /// IKE SAs a rekey created.
     pub(crate) fn settle(&mut self, id: IkeSaId) {
+        for sa in std::mem::take(&mut self.tables.born) {
+            let born = sa.core.id;
+            self.sas.insert(born, sa);
+            self.reschedule(born);
+        }
         let dead = self.sas.get(&id).is_none_or(IkeSa::is_dead);
         if dead {
             if let Some(sa) = self.sas.remove(&id) {

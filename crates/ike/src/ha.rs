@@ -66,8 +66,8 @@ impl Endpoint {
             age: core
                 .established_at
                 .map_or_else(Default::default, |at| now.saturating_duration_since(at)),
-            rekey_in: None,
-            expire_in: None,
+            rekey_in: core.rekey_at.map(|at| at.saturating_duration_since(now)),
+            expire_in: core.expire_at.map(|at| at.saturating_duration_since(now)),
             // A replaced Child SA whose inbound SA only lingers is not worth taking over.
             children: core
                 .children
@@ -141,6 +141,8 @@ impl Endpoint {
         core.established_at = Some(now.checked_sub(snapshot.age).unwrap_or(now));
         core.created_at = core.established_at.unwrap_or(now);
         core.rfc6311 = snapshot.rfc6311;
+        core.rekey_at = snapshot.rekey_in.map(|d| now + d);
+        core.expire_at = snapshot.expire_in.map(|d| now + d);
         for child in &snapshot.children {
             let child_id = self.tables.new_child_id(id);
             self.tables.esp_spis.insert(child.spi_in, id);

@@ -11,9 +11,10 @@ use hitless_sadb::Spi;
 use crate::endpoint::Counters;
 use crate::ids::ChildSaId;
 use crate::ids::IkeSaId;
+use crate::ike_sa::IkeSa;
 
 /// Identifiers and SPIs in use on this endpoint.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub(crate) struct Tables {
     next_ike: u64,
     next_child: u64,
@@ -26,6 +27,8 @@ pub(crate) struct Tables {
     pub children: BTreeMap<ChildSaId, IkeSaId>,
     /// Error counters.
     pub counters: Counters,
+    /// IKE SAs created by a rekey during the current input; the endpoint adopts them.
+    pub born: Vec<IkeSa>,
 }
 
 /// ESP SPIs below this are reserved (RFC 4303 §2.1).

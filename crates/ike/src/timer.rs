@@ -20,6 +20,14 @@ pub(crate) enum Timer {
     ///
     /// [RFC 3948 §2.3]: https://www.rfc-editor.org/rfc/rfc3948#section-2.3
     NatKeepalive,
+    /// Rekey the IKE SA ([RFC 7296 §2.18]).
+    ///
+    /// [RFC 7296 §2.18]: https://www.rfc-editor.org/rfc/rfc7296#section-2.18
+    IkeRekey,
+    /// The IKE SA's hard lifetime passed: delete it.
+    IkeExpire,
+    /// A superseded IKE SA was not deleted by its peer in time: remove it quietly.
+    Superseded,
     /// A Child SA timer (rekey, expiry, lingering inbound SA, outbound switch).
     Child,
 }

@@ -295,8 +295,9 @@ pub(crate) fn respond(cx: &mut SaContext<'_>, replied: &Replied, request: &Messa
 
 /// Records the SA as established and reports it.
 fn established(cx: &mut SaContext<'_>, peer: &auth::PeerAuthenticated, message: &Message) {
+    let random = crate::tables::random_u32(cx.crypto).unwrap_or(0);
     let sa = &mut *cx.sa;
-    sa.established_at = Some(cx.now);
+    sa.set_established(cx.now, random);
     let ours = sa.connection.rfc6311;
     sa.rfc6311 = Rfc6311Support {
         message_id_sync: ours && message.has_notify(NotifyType::IKEV2_MESSAGE_ID_SYNC_SUPPORTED),

@@ -16,10 +16,12 @@ use hitless_wire::registry::ExchangeType;
 use hitless_wire::registry::NotifyType;
 use hitless_wire::registry::ProtocolId;
 
+use crate::auth::PeerAuthenticated;
 use crate::config::Config;
 use crate::config::Connection;
 use crate::error::Error;
 use crate::ids::ChildSaId;
+use crate::ike_sa::Established;
 use crate::ike_sa::IkeSaCore;
 use crate::message::Body;
 use crate::message::Message;
@@ -34,6 +36,7 @@ pub(crate) mod dpd;
 pub(crate) mod ike_auth;
 pub(crate) mod ike_delete;
 pub(crate) mod ike_init;
+pub(crate) mod ike_rekey;
 
 /// Everything an exchange may touch, passed explicitly (no globals).
 pub(crate) struct SaContext<'a> {
@@ -42,7 +45,6 @@ pub(crate) struct SaContext<'a> {
     /// The IKE SA the exchange runs on.
     pub sa: &'a mut IkeSaCore,
     /// The endpoint's config.
-    #[allow(dead_code)] // read by the rekey and cookie tasks that come next
     pub config: &'a Config,
     /// The endpoint's connections (for choosing one at IKE_AUTH).
     pub connections: &'a [Arc<Connection>],
@@ -67,6 +69,8 @@ pub(crate) enum Task {
     DeleteIke,
     /// A liveness check.
     Dpd,
+    /// Rekey the IKE SA.
+    RekeyIke,
 }
 
 /// The exchange whose request is in flight.
@@ -77,6 +81,8 @@ pub(crate) enum Initiating {
     ChildRekey(child_rekey::Initiator),
     /// INFORMATIONAL deleting Child SAs.
     ChildDelete(child_delete::Initiator),
+    /// CREATE_CHILD_SA rekeying the IKE SA.
+    IkeRekey(ike_rekey::Initiator),
     /// INFORMATIONAL deleting the IKE SA.
     IkeDelete(ike_delete::Initiator),
     /// An empty INFORMATIONAL.
@@ -119,14 +125,24 @@ impl Task {
                 let (i, r) = dpd::Initiator::start(cx);
                 Some((Initiating::Dpd(i), r))
             }
+            Self::RekeyIke => {
+                let (i, r) = ike_rekey::Initiator::start(cx)?;
+                Some((Initiating::IkeRekey(i), r))
+            }
         })
     }
 }
 
 impl Initiating {
     /// Handles the response to our request.
-    pub(crate) fn handle_response(self, cx: &mut SaContext<'_>, response: &Message) -> Flow {
+    pub(crate) fn handle_response(
+        self,
+        cx: &mut SaContext<'_>,
+        peer: &PeerAuthenticated,
+        response: &Message,
+    ) -> Flow {
         match self {
+            Self::IkeRekey(i) => i.handle_response(cx, peer, response),
             Self::ChildCreate(i) => i.handle_response(cx, response),
             Self::ChildRekey(i) => i.handle_response(cx, response),
             Self::ChildDelete(i) => i.handle_response(cx, response),
@@ -148,7 +164,7 @@ impl Initiating {
                     .filter_map(|c| cx_children.children.get(c).map(|c| c.spi_in))
                     .collect(),
             ),
-            Self::ChildCreate(_) | Self::ChildRekey(_) => {
+            Self::ChildCreate(_) | Self::ChildRekey(_) | Self::IkeRekey(_) => {
                 InFlight::Unresumable(ExchangeType::CREATE_CHILD_SA)
             }
             Self::Unresumable(exchange) => InFlight::Unresumable(*exchange),
@@ -160,7 +176,11 @@ impl Initiating {
 ///
 /// [RFC 7296 §1.3]: https://www.rfc-editor.org/rfc/rfc7296#section-1.3
 /// [§1.4]: https://www.rfc-editor.org/rfc/rfc7296#section-1.4
-pub(crate) fn respond(cx: &mut SaContext<'_>, request: &Message) -> (Body, Flow) {
+pub(crate) fn respond(
+    cx: &mut SaContext<'_>,
+    established: &Established,
+    request: &Message,
+) -> (Body, Flow) {
     match request.header.exchange {
         ExchangeType::CREATE_CHILD_SA => {
             let body = if request.has_notify(NotifyType::REKEY_SA) {
@@ -169,9 +189,11 @@ pub(crate) fn respond(cx: &mut SaContext<'_>, request: &Message) -> (Body, Flow)
                 .sa()
                 .is_some_and(|sa| sa.proposals.iter().any(|p| p.protocol == ProtocolId::IKE))
             {
-                // IKE SA rekeying comes with issue 8; until then the peer retries later
-                // (RFC 7296 §2.25: TEMPORARY_FAILURE).
-                Body::error(NotifyType::TEMPORARY_FAILURE, Vec::new())
+                let busy = matches!(
+                    established.active,
+                    Some(Initiating::IkeRekey(_) | Initiating::IkeDelete(_))
+                );
+                ike_rekey::respond(cx, &established.peer, request, busy)
             } else {
                 child_create::respond(cx, request)
             };

@@ -100,6 +100,16 @@ impl IkeSa {
                         .keepalive(core.transmit_local(core.local), core.remote);
                 }
                 Timer::Child => self.child_timers(env),
+                Timer::IkeRekey => {
+                    self.core.rekey_at = None;
+                    self.queue(env, Task::RekeyIke);
+                }
+                Timer::IkeExpire => {
+                    info!("IKE SA reached its hard lifetime");
+                    self.core.expire_at = None;
+                    self.queue(env, Task::DeleteIke);
+                }
+                Timer::Superseded => self.close(env, DeleteReason::Rekeyed),
             }
         }
         self.kick(env);
@@ -170,7 +180,11 @@ impl IkeSa {
             IkeSaState::AuthSent(auth) => self.on_auth_response(env, *auth, &message),
             IkeSaState::Established(mut established) => {
                 let flow = match established.active.take() {
-                    Some(active) => active.handle_response(&mut env.cx(&mut self.core), &message),
+                    Some(active) => active.handle_response(
+                        &mut env.cx(&mut self.core),
+                        &established.peer,
+                        &message,
+                    ),
                     None => Flow::Continue,
                 };
                 self.state = IkeSaState::Established(established);
@@ -261,8 +275,9 @@ impl IkeSa {
                 }
             }
             IkeSaState::Established(established) => {
+                let (body, flow) =
+                    exchange::respond(&mut env.cx(&mut self.core), &established, &message);
                 self.state = IkeSaState::Established(established);
-                let (body, flow) = exchange::respond(&mut env.cx(&mut self.core), &message);
                 self.respond(env, datagram, header.exchange, header.message_id, &body);
                 match flow {
                     Flow::Deleted(reason) => self.close(env, reason),

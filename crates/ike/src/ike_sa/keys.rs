@@ -90,7 +90,6 @@ impl IkeSaKeys {
         Self::from_keys(crypto, algorithms, keys)
     }
 
-    #[allow(dead_code)] // used by the IKE SA rekey of issue 8
     /// Derives the keys of the IKE SA that replaces `self` in a rekey ([RFC 7296 §2.18]): the
     /// old PRF computes SKEYSEED from the old SK_d, the new PRF expands it.
     ///

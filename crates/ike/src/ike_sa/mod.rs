@@ -85,6 +85,15 @@ pub(crate) struct IkeSaCore {
     pub created_at: Instant,
     /// When it was established.
     pub established_at: Option<Instant>,
+    /// When to rekey it ([RFC 7296 §2.18]).
+    ///
+    /// [RFC 7296 §2.18]: https://www.rfc-editor.org/rfc/rfc7296#section-2.18
+    pub rekey_at: Option<Instant>,
+    /// When it expires (deleted).
+    pub expire_at: Option<Instant>,
+    /// The IKE SA that replaced it in a rekey, and when: it finishes what is in flight and
+    /// goes away (§2.18).
+    pub superseded: Option<(IkeSaId, Instant)>,
     /// When we last received an authentic message from the peer.
     pub last_inbound: Instant,
     /// When we last sent anything to the peer.
@@ -163,6 +172,9 @@ impl Established {
     }
 }
 
+/// How long a superseded IKE SA waits for the peer to delete it before going away quietly.
+const SUPERSEDED_LINGER: std::time::Duration = std::time::Duration::from_secs(30);
+
 impl IkeSaCore {
     /// A new IKE SA's core.
     pub(crate) fn new(
@@ -190,11 +202,25 @@ impl IkeSaCore {
             local_id: None,
             created_at: now,
             established_at: None,
+            rekey_at: None,
+            expire_at: None,
+            superseded: None,
             last_inbound: now,
             last_outbound: now,
             rfc6311: Rfc6311Support::default(),
             counters: IkeSaCounters::default(),
         }
+    }
+
+    /// Records that the SA is established at `now` and arms its rekey and expiry
+    /// (`random` picks the jitter).
+    pub(crate) fn set_established(&mut self, now: Instant, random: u32) {
+        self.established_at = Some(now);
+        let lifetime = &self.connection.ike_lifetime;
+        self.rekey_at = lifetime.rekey_time.map(|rekey| {
+            now + rekey.saturating_sub(crate::child_sa::jitter(lifetime.jitter, random))
+        });
+        self.expire_at = lifetime.life_time.map(|life| now + life);
     }
 
     /// Our SPI.
@@ -302,9 +328,23 @@ impl IkeSa {
                 timers.push((Timer::HalfOpen, core.created_at + config.half_open.timeout));
             }
             IkeSaState::Established(established) => {
-                let idle = established.active.is_none() && established.tasks.is_empty();
+                // A superseded SA runs no liveness checks: its successor does.
+                let idle = established.active.is_none()
+                    && established.tasks.is_empty()
+                    && core.superseded.is_none();
                 if let (Some(delay), true) = (core.connection.dpd_delay, idle) {
                     timers.push((Timer::Dpd, core.last_inbound + delay));
+                }
+                match core.superseded {
+                    Some((_, at)) => timers.push((Timer::Superseded, at + SUPERSEDED_LINGER)),
+                    None => {
+                        if let Some(at) = core.rekey_at {
+                            timers.push((Timer::IkeRekey, at));
+                        }
+                        if let Some(at) = core.expire_at {
+                            timers.push((Timer::IkeExpire, at));
+                        }
+                    }
                 }
                 if let Some(at) = core
                     .children
@@ -319,6 +359,7 @@ impl IkeSa {
         }
         if let (true, Some(interval)) = (core.nat.local_behind_nat, config.nat_keepalive)
             && core.established_at.is_some()
+            && core.superseded.is_none()
         {
             timers.push((Timer::NatKeepalive, core.last_outbound + interval));
         }
@@ -330,11 +371,15 @@ impl IkeSa {
         matches!(self.state, IkeSaState::Dead)
     }
 
-    /// Queues a task and starts it if the window is free.
+    /// Queues a task and starts it if the window is free. A superseded SA takes only its own
+    /// delete.
     pub(crate) fn queue(&mut self, env: &mut Env<'_>, task: Task) {
         let IkeSaState::Established(established) = &mut self.state else {
             return;
         };
+        if self.core.superseded.is_some() && task != Task::DeleteIke {
+            return;
+        }
         if task == Task::DeleteIke {
             // A delete of the IKE SA makes every queued task moot.
             established.tasks.clear();
@@ -380,7 +425,7 @@ impl IkeSa {
             algorithms: core.keys.as_ref().map(|k| k.algorithms),
             nat: core.nat,
             established_at: core.established_at,
-            rekey_at: None,
+            rekey_at: core.rekey_at,
             next_request: core.window.next_request_id(),
             next_expected: core.window.next_expected(),
             counters: core.counters,

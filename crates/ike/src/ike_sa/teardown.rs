@@ -39,6 +39,12 @@ impl IkeSa {
 
     /// The IKE SA was deleted: remove its Child SAs and report it.
     pub(crate) fn close(&mut self, env: &mut Env<'_>, reason: DeleteReason) {
+        // A superseded SA goes because of the rekey, whoever sent the delete.
+        let reason = if self.core.superseded.is_some() {
+            DeleteReason::Rekeyed
+        } else {
+            reason
+        };
         info!(?reason, "IKE SA deleted");
         self.core
             .remove_children(env.out, env.tables, DeleteReason::IkeSaGone);

@@ -398,6 +398,7 @@ impl Pair {
     /// Advances the clock by `d`, firing timers as they fall due and delivering traffic.
     pub fn advance(&mut self, d: Duration) {
         let end = self.now + d;
+        let mut stuck = 0;
         loop {
             self.drive();
             let next = [
@@ -409,6 +410,9 @@ impl Pair {
             .min();
             match next {
                 Some(at) if at <= end => {
+                    // A timer that stays due after it fired would make a driver spin.
+                    stuck = if at <= self.now { stuck + 1 } else { 0 };
+                    assert!(stuck < 100, "a timer stays due at the same time");
                     self.now = self.now.max(at);
                     self.a.endpoint.handle_timeout(self.now);
                     self.b.endpoint.handle_timeout(self.now);
