@@ -369,7 +369,8 @@ impl Endpoint {
             out: &mut self.out,
             tables: &mut self.tables,
         };
-        let span = info_span!("ike_sa", id = %id, connection = %core.connection.name);
+        let span =
+            info_span!("ike_sa", id = %id, connection = %core.connection.name, peer = %remote);
         let _entered = span.enter();
         let started = ike_init::Initiator::start(&env.cx(&mut core)).and_then(|(init, body)| {
             let request = Request {
@@ -559,7 +560,7 @@ impl Endpoint {
         f: impl FnOnce(&mut IkeSa, &mut Env<'_>) -> R,
     ) -> Option<R> {
         let sa = self.sas.get_mut(&id)?;
-        let span = info_span!("ike_sa", id = %id, connection = %sa.core.connection.name,
+        let span = info_span!("ike_sa", id = %id, connection = %sa.core.connection.name, peer = %sa.core.remote,
             spi_i = %hitless_sadb::IkeSpi(sa.core.spi_i), spi_r = %hitless_sadb::IkeSpi(sa.core.spi_r));
         let entered = span.enter();
         let mut env = Env {
@@ -661,7 +662,7 @@ impl Endpoint {
                 return;
             }
         };
-        let span = info_span!("ike_sa", id = %id, connection = %core.connection.name,
+        let span = info_span!("ike_sa", id = %id, connection = %core.connection.name, peer = %core.remote,
             spi_i = %hitless_sadb::IkeSpi(core.spi_i), spi_r = %hitless_sadb::IkeSpi(core.spi_r));
         let entered = span.enter();
         let message = Message {
