@@ -240,10 +240,12 @@ mod tests {
             fragment_number: 2,
             total_fragments: 3,
         };
-        let (bytes, start) =
-            crate::ike::emit_encrypted_message(&header, kind, PayloadType::IDI, 3);
+        let (bytes, start) = crate::ike::emit_encrypted_message(&header, kind, PayloadType::IDI, 3);
         // The generic header (next IDi, length 11) and the fragment fields, then the body.
-        assert_eq!(&bytes[28..start], &[0x23, 0x00, 0x00, 0x0b, 0x00, 0x02, 0x00, 0x03]);
+        assert_eq!(
+            &bytes[28..start],
+            &[0x23, 0x00, 0x00, 0x0b, 0x00, 0x02, 0x00, 0x03]
+        );
         assert_eq!(bytes.len(), start + 3);
         assert_eq!(bytes[16], PayloadType::SKF.0);
     }
