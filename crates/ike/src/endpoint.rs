@@ -249,6 +249,37 @@ impl Endpoint {
         self.run(now, id, |sa, env| {
             sa.handle_message(env, &datagram, &parsed)
         });
+        self.initial_contact(now, id);
+    }
+
+    /// RFC 7296 §2.4: a peer that authenticates with INITIAL_CONTACT has no other IKE SA with
+    /// us; remove the ones we still hold for the same connection and identity, without sending
+    /// anything (the peer has forgotten them).
+    fn initial_contact(&mut self, now: Instant, id: IkeSaId) {
+        let Some(sa) = self.sas.get_mut(&id) else {
+            return;
+        };
+        if !std::mem::take(&mut sa.core.initial_contact) {
+            return;
+        }
+        let connection = sa.core.connection.name.clone();
+        let identity = sa.info().remote_id.cloned();
+        let stale: Vec<IkeSaId> = self
+            .sas
+            .values()
+            .filter(|other| other.core.id != id && other.core.connection.name == connection)
+            .filter(|other| {
+                matches!(other.state, IkeSaState::Established(_))
+                    && other.info().remote_id.cloned() == identity
+            })
+            .map(|other| other.core.id)
+            .collect();
+        for old in stale {
+            info!(ike = %old, "peer sent INITIAL_CONTACT; removing its old IKE SA");
+            self.run(now, old, |sa, env| {
+                sa.close(env, DeleteReason::InitialContact)
+            });
+        }
     }
 
     /// Acts on every timer that is due at `now` (retransmissions, liveness checks, NAT

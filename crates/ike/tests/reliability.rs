@@ -480,3 +480,22 @@ fn both_sides_initiate_at_once() {
     }
     assert_children_match(&pair);
 }
+
+#[test]
+fn initial_contact_removes_the_peers_old_ike_sas() {
+    let mut pair = pair();
+    pair.connect("gw");
+    let old = pair.b.established();
+    // a restarts: a new endpoint with the same config connects again.
+    pair.a = Node::with_crypto(
+        "a",
+        config_a(),
+        std::sync::Arc::new(hitless_crypto_insecure::provider(77)),
+        A_IP,
+    );
+    pair.connect("gw");
+    let new = pair.b.established();
+    assert_ne!(old, new);
+    assert!(pair.b.saw(|e| matches!(e, Event::IkeSaDeleted { ike, reason: DeleteReason::InitialContact, .. } if *ike == old)));
+    assert_children_match(&pair);
+}

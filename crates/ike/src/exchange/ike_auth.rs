@@ -271,6 +271,7 @@ pub(crate) fn respond(cx: &mut SaContext<'_>, replied: &Replied, request: &Messa
     );
     cx.sa.local_id = Some(local_id);
     established(cx, &peer, request);
+    cx.sa.initial_contact = request.has_notify(NotifyType::INITIAL_CONTACT);
     let mut body = Body::new();
     body.push(Payload::IdR(id_r));
     body.push(Payload::Auth(auth));

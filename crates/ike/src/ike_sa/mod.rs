@@ -100,6 +100,11 @@ pub(crate) struct IkeSaCore {
     pub last_outbound: Instant,
     /// RFC 6311 extensions both sides announced.
     pub rfc6311: Rfc6311Support,
+    /// The peer sent INITIAL_CONTACT when authenticating: the endpoint removes the peer's
+    /// older IKE SAs ([RFC 7296 §2.4]) and clears the flag.
+    ///
+    /// [RFC 7296 §2.4]: https://www.rfc-editor.org/rfc/rfc7296#section-2.4
+    pub initial_contact: bool,
     /// Message counters.
     pub counters: IkeSaCounters,
 }
@@ -208,6 +213,7 @@ impl IkeSaCore {
             last_inbound: now,
             last_outbound: now,
             rfc6311: Rfc6311Support::default(),
+            initial_contact: false,
             counters: IkeSaCounters::default(),
         }
     }
