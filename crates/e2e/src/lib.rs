@@ -4,8 +4,10 @@
 //! These tests need root and real tools. When something is missing they FAIL with a message
 //! saying what to install; they never pass by skipping (DEVELOPERS.md).
 
+pub mod hitless;
 pub mod netns;
 pub mod process;
+pub mod scenario;
 pub mod strongswan;
 
 use std::path::PathBuf;
