@@ -9,6 +9,7 @@ pub mod netns;
 pub mod process;
 pub mod scenario;
 pub mod strongswan;
+pub mod traffic;
 
 use std::path::PathBuf;
 use std::time::Duration;

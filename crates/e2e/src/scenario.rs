@@ -223,3 +223,95 @@ pub fn same_sas(hitless: &HitlessIkeSa, swan: &SwanIkeSa, initiator: Initiator) 
     );
     Ok(())
 }
+
+/// Two hitlessd, on A and B, configured for `suite`.
+#[derive(Debug)]
+pub struct VsHitless {
+    /// hitlessd on A.
+    pub a: Hitlessd,
+    /// hitlessd on B.
+    pub b: Hitlessd,
+    /// The topology.
+    pub topo: TwoGateways,
+    /// Logs and configs.
+    pub scratch: ScratchDir,
+}
+
+impl VsHitless {
+    /// Sets up the topology and starts both daemons; `udp_encap` is `"force"` or `"auto"` on
+    /// both (with `"auto"` and no NAT between them, ESP travels as IP protocol 50).
+    ///
+    /// # Errors
+    ///
+    /// When the environment lacks root or tools, or a daemon does not start.
+    pub fn start(name: &str, prefix: &str, net: u8, suite: Suite, udp_encap: &str) -> Result<Self> {
+        require_environment()?;
+        let scratch = ScratchDir::new(name)?;
+        let topo = TwoGateways::new(prefix, net)?;
+        let config = |local: &str, remote: &str, local_ts: &str, remote_ts: &str, me, peer| {
+            let mut config = HitlessConfig::psk(local, remote, me, peer, PSK);
+            config.proposals = vec![suite.ike.to_owned()];
+            config.esp_proposals = vec![suite.esp.to_owned()];
+            config.local_ts = local_ts.to_owned();
+            config.remote_ts = remote_ts.to_owned();
+            config.udp_encap = udp_encap.to_owned();
+            config
+        };
+        let (outer_a, outer_b) = (topo.outer_a.to_string(), topo.outer_b.to_string());
+        let a = config(
+            &outer_a,
+            &outer_b,
+            &topo.net_a,
+            &topo.net_b,
+            "a.hitless.test",
+            "b.hitless.test",
+        );
+        let b = config(
+            &outer_b,
+            &outer_a,
+            &topo.net_b,
+            &topo.net_a,
+            "b.hitless.test",
+            "a.hitless.test",
+        );
+        let a = Hitlessd::start(&topo.a, &scratch.path().join("a"), &a)?;
+        let b = Hitlessd::start(&topo.b, &scratch.path().join("b"), &b)?;
+        Ok(Self {
+            a,
+            b,
+            topo,
+            scratch,
+        })
+    }
+
+    /// A initiates; waits until both report the IKE SA established with its Child SA
+    /// installed, and checks that they agree on the SPIs.
+    ///
+    /// # Errors
+    ///
+    /// On failure, timeout or disagreement, with both daemons' logs.
+    pub fn establish(&self) -> Result<(HitlessIkeSa, HitlessIkeSa)> {
+        let result = (|| {
+            self.a.initiate()?;
+            let a = self.a.wait_established(ESTABLISH_TIMEOUT)?;
+            let b = self.b.wait_established(ESTABLISH_TIMEOUT)?;
+            ensure!(
+                a.spi_i == b.spi_i && a.spi_r == b.spi_r && a.initiator && !b.initiator,
+                "the IKE SAs differ: {a:?} vs {b:?}"
+            );
+            let (ca, cb) = (&a.children[0], &b.children[0]);
+            ensure!(
+                ca.spi_in == cb.spi_out && ca.spi_out == cb.spi_in,
+                "the Child SAs differ: {ca:?} vs {cb:?}"
+            );
+            Ok((a, b))
+        })();
+        result.map_err(|error| {
+            anyhow::anyhow!(
+                "{error:#}\n===== hitlessd A =====\n{}\n===== hitlessd B =====\n{}",
+                self.a.log(),
+                self.b.log()
+            )
+        })
+    }
+}
