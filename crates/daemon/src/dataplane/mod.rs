@@ -4,6 +4,7 @@
 mod routes;
 mod worker;
 
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::net::Ipv4Addr;
 use std::net::Ipv6Addr;
@@ -16,6 +17,8 @@ use hitless_crypto::CryptoProvider;
 use hitless_esp::DataPlane;
 use hitless_esp::DataPlaneControl;
 use hitless_sadb::BackendError;
+use hitless_sadb::Direction;
+use hitless_sadb::ReqId;
 use hitless_sadb::SaBackend;
 use hitless_sadb::SaCommand;
 use hitless_sys::TunConfig;
@@ -58,6 +61,9 @@ pub(crate) struct Running {
 pub(crate) struct Backend {
     control: DataPlaneControl,
     routes: Routes,
+    /// The peer's outer address of each policy, from its outbound SA, to keep it out of the
+    /// routes into the tunnel.
+    peers: BTreeMap<ReqId, IpAddr>,
 }
 
 /// Opens the TUN device and the sockets, and starts the workers.
@@ -137,6 +143,7 @@ pub(crate) fn start(
         Backend {
             control,
             routes: Routes::new(netlink, ifindex),
+            peers: BTreeMap::new(),
         },
     ))
 }
@@ -152,10 +159,18 @@ impl SaBackend for Backend {
     fn apply(&mut self, command: &SaCommand) -> Result<(), BackendError> {
         self.control.apply(command)?;
         match command {
-            SaCommand::AddPolicy(policy) => {
-                self.routes.policy_added(policy.reqid, &policy.remote_ts)
+            SaCommand::AddSa(spec) if spec.direction == Direction::Outbound => {
+                self.peers.insert(spec.reqid, spec.remote.ip());
             }
-            SaCommand::DeletePolicy { reqid } => self.routes.policy_deleted(*reqid),
+            SaCommand::AddPolicy(policy) => {
+                let peer = self.peers.get(&policy.reqid).copied();
+                self.routes
+                    .policy_added(policy.reqid, &policy.remote_ts, peer);
+            }
+            SaCommand::DeletePolicy { reqid } => {
+                self.routes.policy_deleted(*reqid);
+                self.peers.remove(reqid);
+            }
             _ => {}
         }
         Ok(())
