@@ -321,6 +321,11 @@ impl IkeTask {
             .map(|sa| sa.counters.retransmits)
             .sum();
         let io = &self.io;
+        let io_drops = [
+            ("send-failed", io.send_errors.load(Relaxed)),
+            ("tun-write-failed", io.tun_write_errors.load(Relaxed)),
+            ("ike-queue-full", io.ike_dropped.load(Relaxed)),
+        ];
         let drops: BTreeMap<String, u64> = DropReason::ALL
             .iter()
             .map(|&reason| {
@@ -329,6 +334,11 @@ impl IkeTask {
                     self.plane.drops().get(reason),
                 )
             })
+            .chain(
+                io_drops
+                    .into_iter()
+                    .map(|(name, count)| (name.to_owned(), count)),
+            )
             .filter(|&(_, count)| count > 0)
             .collect();
         control::Stats {

@@ -15,7 +15,10 @@ use hitless_e2e::traffic::require_iperf3;
 
 const PINGS: u32 = 5;
 const SECONDS: u32 = 2;
-const UDP_MBPS: u32 = 50;
+/// UDP rate: the tests check the tunnel, not the machine; debug builds on a loaded 2-core
+/// machine lose datagrams in the TUN queue above a few tens of Mbit/s (the per-SA counters
+/// show none lost inside the tunnel).
+const UDP_MBPS: u32 = 20;
 /// Percent of UDP datagrams that may be lost on a loaded 2-core machine.
 const MAX_UDP_LOSS: f64 = 20.0;
 
@@ -87,11 +90,14 @@ fn traffic(name: &str, net: u8, udp_encap: &str) -> Result<()> {
         ensure!(result.bytes > 0, "{what}: nothing arrived");
         if let Iperf::Udp { .. } = mode {
             // Loss here means a busy machine, not a broken tunnel (that loses everything).
-            ensure!(
-                result.lost_percent < MAX_UDP_LOSS,
-                "{what}: {:.1}% lost",
-                result.lost_percent
-            );
+            if result.lost_percent >= MAX_UDP_LOSS {
+                let a = setup.a.ctl_json(&["stats"])?;
+                let b = setup.b.ctl_json(&["stats"])?;
+                anyhow::bail!(
+                    "{what}: {:.1}% lost; A's stats {a}, B's stats {b}",
+                    result.lost_percent
+                );
+            }
         }
     }
     let a = setup
@@ -105,7 +111,16 @@ fn traffic(name: &str, net: u8, udp_encap: &str) -> Result<()> {
         cb.packets_in <= ca.packets_out && ca.packets_in <= cb.packets_out,
         "a side received more than the other sent: A {ca:?}, B {cb:?}"
     );
+    let stats = setup.b.ctl_json(&["stats"])?;
+    eprintln!(
+        "B's data plane: {}",
+        stats.pointer("/data_plane").cloned().unwrap_or_default()
+    );
     let stats = setup.a.ctl_json(&["stats"])?;
+    eprintln!(
+        "A's data plane: {}",
+        stats.pointer("/data_plane").cloned().unwrap_or_default()
+    );
     let drops = stats
         .pointer("/data_plane/drops")
         .cloned()

@@ -19,7 +19,10 @@ use hitless_e2e::traffic::require_iperf3;
 
 const PINGS: u32 = 5;
 const SECONDS: u32 = 2;
-const UDP_MBPS: u32 = 50;
+/// UDP rate: the tests check the tunnel, not the machine; debug builds on a loaded 2-core
+/// machine lose datagrams in the TUN queue above a few tens of Mbit/s (the per-SA counters
+/// show none lost inside the tunnel).
+const UDP_MBPS: u32 = 20;
 /// Percent of UDP datagrams that may be lost on a loaded 2-core machine.
 const MAX_UDP_LOSS: f64 = 20.0;
 
