@@ -70,24 +70,17 @@ impl DataPlane {
         let esp = &mut buf[offset..offset + len];
         let low = u32::from_be_bytes([esp[4], esp[5], esp[6], esp[7]]);
         // RFC 4303 §3.4.3: check the sequence number before spending time on the ICV.
-        let seq = {
-            let window = core.replay();
-            let seq = window.infer(low);
-            window.check(seq).map_err(replay_drop)?;
-            seq
-        };
+        let window = core.replay().window();
+        let seq = window.infer(low);
+        window.check(seq).map_err(replay_drop)?;
         transform.open(esp, seq, core.esn)?;
         // RFC 4303 §3.4.3: only an authenticated packet moves the window.
+        let (before, moved) = core.replay().commit(seq).map_err(replay_drop)?;
+        if let Some(every) = self.config.checkpoint_packets
+            && moved
+            && before / every != seq / every
         {
-            let mut window = core.replay();
-            let before = window.top();
-            let moved = window.commit(seq).map_err(replay_drop)?;
-            if let Some(every) = self.config.checkpoint_packets
-                && moved
-                && before / every != seq / every
-            {
-                self.events.push(core.checkpoint_event(seq));
-            }
+            self.events.push(core.checkpoint_event(seq));
         }
         let header_len = transform.header_len();
         let body = &esp[header_len..len - transform.icv_len()];

@@ -13,6 +13,16 @@
 //! [Appendix A]: https://www.rfc-editor.org/rfc/rfc4303#appendix-A
 //! [Appendix A2.2]: https://www.rfc-editor.org/rfc/rfc4303#appendix-A2.2
 //! [RFC 6479]: https://www.rfc-editor.org/rfc/rfc6479
+//!
+//! Shared by workers, the window is read without a lock: the top and the bitmap words are
+//! atomics, so phase one costs two loads. Writers (commit, advance) are serialised by
+//! [`SharedReplayWindow`]'s lock and publish a new top only after clearing the words it uncovers.
+//! A check racing a commit can only wrongly pass (the commit, which checks again under the lock,
+//! then refuses the packet) or name the wrong reason for a number that is refused anyway.
+
+use std::sync::Mutex;
+use std::sync::atomic::AtomicU64;
+use std::sync::atomic::Ordering;
 
 /// The default anti-replay window, in packets.
 pub const DEFAULT_REPLAY_WINDOW: u32 = 1024;
@@ -35,16 +45,23 @@ pub enum ReplayError {
 
 /// The receive side of one SA's sequence space: the highest authenticated number and a bitmap
 /// of the numbers seen below it.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct ReplayWindow {
     /// Highest sequence number committed (0: none yet).
-    top: u64,
+    top: AtomicU64,
     /// Window size in packets; 0 disables the replay check (but not ESN inference).
     size: u32,
     /// Ring of `size / 64 + 1` (rounded up) words; bit `n % (64 * len)` stands for number `n`.
-    bitmap: Box<[u64]>,
+    bitmap: Box<[AtomicU64]>,
     /// Extended sequence numbers (RFC 4303 §2.2.1).
     esn: bool,
+}
+
+/// A [`ReplayWindow`] shared by workers: lock-free checks, commits under a short lock.
+#[derive(Debug)]
+pub(crate) struct SharedReplayWindow {
+    window: ReplayWindow,
+    writer: Mutex<()>,
 }
 
 impl ReplayWindow {
@@ -54,9 +71,9 @@ impl ReplayWindow {
         let size = size.min(MAX_REPLAY_WINDOW);
         let words = usize::try_from(size.div_ceil(64)).unwrap_or(0) + 1;
         let mut window = Self {
-            top: 0,
+            top: AtomicU64::new(0),
             size,
-            bitmap: vec![0; words].into_boxed_slice(),
+            bitmap: (0..words).map(|_| AtomicU64::new(0)).collect(),
             esn,
         };
         window.advance_to(initial);
@@ -65,7 +82,7 @@ impl ReplayWindow {
 
     /// The highest sequence number committed so far.
     pub fn top(&self) -> u64 {
-        self.top
+        self.top.load(Ordering::Acquire)
     }
 
     /// The configured window size (0: replay check disabled).
@@ -84,8 +101,9 @@ impl ReplayWindow {
         } else {
             self.size
         });
-        let top_high = self.top >> 32;
-        let top_low = self.top & 0xffff_ffff;
+        let top = self.top();
+        let top_high = top >> 32;
+        let top_low = top & 0xffff_ffff;
         let low = u64::from(low);
         // Appendix A2.2: the window lies in one 2^32 block (case A) or straddles two (case B).
         let high = if top_low + 1 >= window {
@@ -120,14 +138,15 @@ impl ReplayWindow {
         if seq == 0 {
             return Err(ReplayError::OutOfWindow);
         }
-        if self.size == 0 || seq > self.top {
+        let top = self.top();
+        if self.size == 0 || seq > top {
             return Ok(());
         }
-        if seq.saturating_add(u64::from(self.size)) <= self.top {
+        if seq.saturating_add(u64::from(self.size)) <= top {
             return Err(ReplayError::OutOfWindow);
         }
         let (word, bit) = self.position(seq);
-        if self.bitmap[word] & bit != 0 {
+        if self.bitmap[word].load(Ordering::Relaxed) & bit != 0 {
             return Err(ReplayError::Replayed);
         }
         Ok(())
@@ -136,50 +155,67 @@ impl ReplayWindow {
     /// Phase two: record `seq` after its ICV verified. Checks again, because another worker may
     /// have committed the same number meanwhile; returns whether the top moved.
     pub fn commit(&mut self, seq: u64) -> Result<bool, ReplayError> {
-        self.check(seq)?;
-        let moved = seq > self.top;
-        if moved {
-            self.slide_to(seq);
-        }
-        if self.size != 0 {
-            let (word, bit) = self.position(seq);
-            self.bitmap[word] |= bit;
-        }
-        Ok(moved)
+        self.commit_exclusive(seq)
     }
 
     /// Refuses everything at or below `seq` from now on (RFC 6311 replay-counter sync, HA
     /// takeover). Never moves the window back.
     pub fn advance_to(&mut self, seq: u64) {
+        self.advance_exclusive(seq);
+    }
+
+    /// [`Self::commit`] for a caller that guarantees it is the only writer.
+    fn commit_exclusive(&self, seq: u64) -> Result<bool, ReplayError> {
+        self.check(seq)?;
+        let moved = seq > self.top();
+        if self.size != 0 {
+            let (word, bit) = self.position(seq);
+            if moved {
+                self.clear_up_to(seq);
+            }
+            self.bitmap[word].fetch_or(bit, Ordering::Relaxed);
+        }
+        if moved {
+            // Published after the words it uncovers were cleared.
+            self.top.store(seq, Ordering::Release);
+        }
+        Ok(moved)
+    }
+
+    /// [`Self::advance_to`] for a caller that guarantees it is the only writer.
+    fn advance_exclusive(&self, seq: u64) {
         if seq == 0 {
             return;
         }
-        if seq > self.top {
-            self.slide_to(seq);
+        let top = self.top();
+        if self.size != 0 {
+            if seq > top {
+                self.clear_up_to(seq);
+            }
+            // Mark every number of the new window at or below `seq` as seen.
+            let new_top = top.max(seq);
+            let bottom = new_top.saturating_sub(u64::from(self.size) - 1).max(1);
+            for n in bottom..=seq {
+                let (word, bit) = self.position(n);
+                self.bitmap[word].fetch_or(bit, Ordering::Relaxed);
+            }
         }
-        if self.size == 0 {
-            return;
-        }
-        // Mark every number of the window at or below `seq` as seen.
-        let bottom = self.top.saturating_sub(u64::from(self.size) - 1).max(1);
-        for n in bottom..=seq {
-            let (word, bit) = self.position(n);
-            self.bitmap[word] |= bit;
+        if seq > top {
+            self.top.store(seq, Ordering::Release);
         }
     }
 
-    /// Moves the top to `seq` (> top), clearing the words that scroll into the window.
-    fn slide_to(&mut self, seq: u64) {
+    /// Clears the words that scroll into the window when the top moves to `seq` (> top).
+    fn clear_up_to(&self, seq: u64) {
         let words = self.bitmap.len() as u64;
-        let old_word = self.top / 64;
+        let old_word = self.top() / 64;
         let new_word = seq / 64;
         let clear = (new_word - old_word).min(words);
         for i in 1..=clear {
             let index = (old_word + i) % words;
             // `index < words`, which came from a usize.
-            self.bitmap[usize::try_from(index).unwrap_or(0)] = 0;
+            self.bitmap[usize::try_from(index).unwrap_or(0)].store(0, Ordering::Relaxed);
         }
-        self.top = seq;
     }
 
     fn position(&self, seq: u64) -> (usize, u64) {
@@ -187,6 +223,41 @@ impl ReplayWindow {
         let word = (seq / 64) % words;
         // `word < words`, which came from a usize.
         (usize::try_from(word).unwrap_or(0), 1u64 << (seq % 64))
+    }
+}
+
+impl SharedReplayWindow {
+    pub(crate) fn new(window: ReplayWindow) -> Self {
+        Self {
+            window,
+            writer: Mutex::new(()),
+        }
+    }
+
+    /// Lock-free reads: inference, phase one, the top.
+    pub(crate) fn window(&self) -> &ReplayWindow {
+        &self.window
+    }
+
+    /// Phase two under the writers' lock; returns the top before and whether it moved.
+    pub(crate) fn commit(&self, seq: u64) -> Result<(u64, bool), ReplayError> {
+        let _writer = self
+            .writer
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
+        let before = self.window.top();
+        self.window
+            .commit_exclusive(seq)
+            .map(|moved| (before, moved))
+    }
+
+    /// See [`ReplayWindow::advance_to`].
+    pub(crate) fn advance_to(&self, seq: u64) {
+        let _writer = self
+            .writer
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
+        self.window.advance_exclusive(seq);
     }
 }
 

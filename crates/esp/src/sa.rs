@@ -5,7 +5,6 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::Mutex;
-use std::sync::MutexGuard;
 use std::sync::atomic::AtomicBool;
 use std::sync::atomic::AtomicU8;
 use std::sync::atomic::AtomicU64;
@@ -25,6 +24,7 @@ use hitless_sadb::TrafficSelector;
 use crate::drop::DropReason;
 use crate::events::EventQueue;
 use crate::replay::ReplayWindow;
+use crate::replay::SharedReplayWindow;
 use crate::transform::Transform;
 
 /// The last sequence number of an SA without ESN (RFC 4303 §3.3.3: the counter must not
@@ -51,7 +51,7 @@ pub(crate) struct SaCore {
     /// Outbound: the last sequence number handed out.
     sequence: AtomicU64,
     /// Inbound: the anti-replay window (checked, then committed, RFC 4303 §3.4.3).
-    replay: Mutex<ReplayWindow>,
+    replay: SharedReplayWindow,
     initial_sequence: u64,
     last_sequence: u64,
     soft_sequence: u64,
@@ -121,7 +121,11 @@ impl SaCore {
             remote_ts: spec.remote_ts.clone().into_boxed_slice(),
             local_ts: spec.local_ts.clone().into_boxed_slice(),
             sequence: AtomicU64::new(initial_sequence),
-            replay: Mutex::new(ReplayWindow::new(spec.replay_window, esn, initial_sequence)),
+            replay: SharedReplayWindow::new(ReplayWindow::new(
+                spec.replay_window,
+                esn,
+                initial_sequence,
+            )),
             initial_sequence,
             last_sequence,
             // RFC 4303 §3.3.3: ask for a rekey with a sixteenth of the space left (2^28
@@ -224,11 +228,9 @@ impl SaCore {
         Ok(())
     }
 
-    /// The anti-replay window, locked (a short critical section per check and per commit).
-    pub(crate) fn replay(&self) -> MutexGuard<'_, ReplayWindow> {
-        self.replay
-            .lock()
-            .unwrap_or_else(|poison| poison.into_inner())
+    /// The anti-replay window: lock-free checks, commits under a short lock.
+    pub(crate) fn replay(&self) -> &SharedReplayWindow {
+        &self.replay
     }
 
     /// Raises [`BackendEvent::InboundSaUsed`] on the first authenticated packet, once.
@@ -247,7 +249,7 @@ impl SaCore {
             Direction::Outbound => {
                 self.sequence.fetch_max(sequence, Ordering::Relaxed);
             }
-            Direction::Inbound => self.replay().advance_to(sequence),
+            Direction::Inbound => self.replay.advance_to(sequence),
         }
     }
 
@@ -258,7 +260,7 @@ impl SaCore {
                 .sequence
                 .load(Ordering::Relaxed)
                 .min(self.last_sequence),
-            Direction::Inbound => self.replay().top(),
+            Direction::Inbound => self.replay.window().top(),
         }
     }
 

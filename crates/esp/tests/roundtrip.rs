@@ -637,3 +637,56 @@ fn many_threads_never_reuse_a_sequence_number() {
     assert_eq!(unique.len(), 4 * per_thread);
     assert_eq!(unique.last(), Some(&(4 * per_thread as u32)));
 }
+
+#[test]
+fn concurrent_receivers_accept_each_packet_exactly_once() {
+    let mut setup = Setup::new(Suite::ChaCha20Poly1305);
+    setup.replay_window = 4096;
+    let pair = Pair::new(setup);
+    let count = 2000;
+    let sent: Vec<Vec<u8>> = (0..count)
+        .map(|_| seal(&pair.a, &a_to_b(16)).unwrap())
+        .collect();
+    // Four workers each try every packet, in different orders, at the same time.
+    let accepted: Vec<usize> = std::thread::scope(|scope| {
+        #[allow(clippy::needless_collect)] // spawn all before the first join
+        let workers: Vec<_> = (0..4usize)
+            .map(|worker| {
+                let sent = &sent;
+                let plane = &pair.b.plane;
+                scope.spawn(move || {
+                    let mut mine = Vec::new();
+                    for i in 0..count {
+                        let index = match worker {
+                            0 => i,
+                            1 => count - 1 - i,
+                            2 => (i * 7) % count,
+                            _ => (i * 13 + 5) % count,
+                        };
+                        let mut buf = Buf::with(&sent[index]);
+                        let len = sent[index].len();
+                        if plane.decapsulate(&mut buf.bytes, HEADROOM, len).is_ok() {
+                            mine.push(index);
+                        }
+                    }
+                    mine
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|worker| worker.join().unwrap())
+            .collect()
+    });
+    let unique: std::collections::BTreeSet<_> = accepted.iter().copied().collect();
+    assert_eq!(unique.len(), accepted.len(), "a packet was accepted twice");
+    assert_eq!(
+        unique.len(),
+        count,
+        "a packet inside the window was refused"
+    );
+    assert_eq!(
+        pair.b.plane.drops().get(DropReason::Replayed),
+        3 * count as u64
+    );
+}
