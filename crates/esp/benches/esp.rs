@@ -434,14 +434,9 @@ fn percentile5(mut samples: Vec<f64>) -> f64 {
 }
 
 fn print_ratios() {
-    let seal_at: usize = std::env::var("SEAL_AT")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(HEADROOM);
-    let open_at: usize = std::env::var("OPEN_AT")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(HEADROOM);
+    // Where the inner packet (seal) and the ESP packet (open) start in their buffers. Moving
+    // them to 16-byte aligned offsets made no measurable difference here.
+    let (seal_at, open_at) = (HEADROOM, HEADROOM);
     println!("\nhitless vs raw aws-lc-rs, interleaved batches, 5th percentile per call");
     println!("(ratio = raw time / hitless time: the share of raw crypto speed hitless keeps)");
     println!(
