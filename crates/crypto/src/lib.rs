@@ -13,13 +13,23 @@
 //! [§2.14]: https://www.rfc-editor.org/rfc/rfc7296#section-2.14
 //! [§2.17]: https://www.rfc-editor.org/rfc/rfc7296#section-2.17
 //! [§2.18]: https://www.rfc-editor.org/rfc/rfc7296#section-2.18
+//! Certificate authentication ([RFC 7427] signatures, X.509 chains) is described by traits
+//! here too ([`pki`]): the engine signs with a [`Signer`](pki::Signer) and checks peers with a
+//! [`CertificateVerifier`](pki::CertificateVerifier), which a provider implements. The RFC 7427
+//! encodings ([`signature`]) and the rules matching IKE identities to certificate names
+//! ([`identity`]) need no library and live here.
+//!
 //! [RFC 9370]: https://www.rfc-editor.org/rfc/rfc9370
+//! [RFC 7427]: https://www.rfc-editor.org/rfc/rfc7427
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
 pub mod derive;
+pub mod identity;
+pub mod pki;
 pub mod provider;
 pub mod secret;
+pub mod signature;
 
 pub use derive::prf_plus;
 pub use provider::Aead;
