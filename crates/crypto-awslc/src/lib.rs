@@ -15,6 +15,9 @@
 //! aws-lc-rs has no finite-field Diffie-Hellman, so the MODP groups use the constant-time
 //! Montgomery arithmetic of `crypto-bigint` (see `kex/modp.rs`).
 //!
+//! Certificate authentication ([RFC 7427] signatures with RSA-PSS, ECDSA and Ed25519; X.509
+//! chains validated by `rustls-webpki`) is in [`pki`].
+//!
 //! Keys are expanded once ([`Aead::new_key`](hitless_crypto::Aead::new_key) and friends) and the
 //! per-packet operations take `&self` and allocate nothing.
 //!
@@ -30,6 +33,7 @@
 //! [RFC 7634]: https://www.rfc-editor.org/rfc/rfc7634
 //! [RFC 8031]: https://www.rfc-editor.org/rfc/rfc8031
 //! [FIPS 203]: https://csrc.nist.gov/pubs/fips/203/final
+//! [RFC 7427]: https://www.rfc-editor.org/rfc/rfc7427
 
 use std::sync::Arc;
 
@@ -40,6 +44,7 @@ mod cipher;
 mod hash;
 mod integ;
 mod kex;
+pub mod pki;
 mod prf;
 mod random;
 
