@@ -3,7 +3,7 @@
 set -euo pipefail
 packages=(
     strongswan-charon strongswan-swanctl libcharon-extra-plugins libstrongswan-extra-plugins
-    libstrongswan-standard-plugins iperf3 iproute2 iputils-ping keepalived
+    libstrongswan-standard-plugins strongswan-pki openssl iperf3 iproute2 iputils-ping keepalived
 )
 missing=()
 for package in "${packages[@]}"; do

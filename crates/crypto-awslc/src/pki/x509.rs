@@ -146,9 +146,7 @@ pub(crate) fn parse_distinguished_name(der: &[u8]) -> Result<DistinguishedName, 
 /// The type and raw key bits of a DER SubjectPublicKeyInfo.
 pub(crate) fn public_key_from_spki(spki: &[u8]) -> Result<(KeyType, Vec<u8>), PkiError> {
     match SubjectPublicKeyInfo::from_der(spki) {
-        Ok(([], info)) => {
-            Ok((key_type(&info)?, info.subject_public_key.data.to_vec()))
-        }
+        Ok(([], info)) => Ok((key_type(&info)?, info.subject_public_key.data.to_vec())),
         _ => Err(PkiError::Malformed("SubjectPublicKeyInfo does not parse")),
     }
 }
