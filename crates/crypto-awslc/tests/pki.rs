@@ -721,6 +721,31 @@ fn malformed_certificates_are_rejected() {
 }
 
 #[test]
+fn every_bit_flip_of_a_chain_is_rejected_without_panic() {
+    let root = Ca::root(Alg::P256, "Root CA");
+    let intermediate = root.intermediate(Alg::P256, "Intermediate CA");
+    let leaf = intermediate.leaf(Alg::P256);
+    let anchors = root.anchors();
+    verify(&anchors, &leaf.der, &[&intermediate.der], &moon()).unwrap();
+    for (which, original) in [("leaf", &leaf.der), ("intermediate", &intermediate.der)] {
+        for bit in 0..original.len() * 8 {
+            let mut mutated = original.clone();
+            mutated[bit / 8] ^= 1 << (bit % 8);
+            let result = if which == "leaf" {
+                verify(&anchors, &mutated, &[&intermediate.der], &moon())
+            } else {
+                verify(&anchors, &leaf.der, &[&mutated], &moon())
+            };
+            assert!(result.is_err(), "{which} with bit {bit} flipped verified");
+        }
+    }
+    // And truncations at every length.
+    for len in 0..leaf.der.len() {
+        assert!(verify(&anchors, &leaf.der[..len], &[&intermediate.der], &moon()).is_err());
+    }
+}
+
+#[test]
 fn chain_loop_terminates() {
     // Two CAs that certify each other, neither trusted: path building must give up quickly.
     let key_a = new_key(Alg::P256);
