@@ -20,6 +20,7 @@ use crate::ike_task::EventBus;
 use crate::ike_task::IkeTask;
 use crate::ike_task::Inputs;
 use crate::logging::LogControl;
+use crate::metrics;
 use crate::settings::Loaded;
 use crate::signals::Signals;
 use crate::sockets;
@@ -80,6 +81,10 @@ pub(crate) async fn run(
     let (call_tx, call_rx) = mpsc::channel(CALL_QUEUE);
     let logs = Arc::new(logs);
     let control_socket = runtime.control_socket.clone();
+    if let Some(address) = runtime.metrics_listen {
+        let metrics = metrics::bind(address).await?;
+        tokio::spawn(metrics::serve(metrics, call_tx.clone()));
+    }
     tokio::spawn(control_server::serve(listener, call_tx, events.clone()));
     let task = IkeTask {
         endpoint: Endpoint::new(Arc::clone(&ike), crypto),

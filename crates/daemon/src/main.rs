@@ -14,6 +14,7 @@ mod dataplane;
 mod events;
 mod ike_task;
 mod logging;
+mod metrics;
 mod requests;
 mod settings;
 mod signals;

@@ -110,6 +110,8 @@ pub struct HitlessConfig {
     pub child_extra: String,
     /// The control socket; `None` puts it in the daemon's directory.
     pub control_socket: Option<PathBuf>,
+    /// Extra lines for the `[daemon]` section.
+    pub daemon_extra: String,
 }
 
 impl HitlessConfig {
@@ -138,6 +140,7 @@ impl HitlessConfig {
             conn_extra: String::new(),
             child_extra: String::new(),
             control_socket: None,
+            daemon_extra: String::new(),
         }
     }
 
@@ -163,6 +166,7 @@ impl HitlessConfig {
             r#"[daemon]
 control_socket = "{socket}"
 log_level = "{log_level}"
+{daemon_extra}
 
 [data_plane]
 workers = {workers}
@@ -187,6 +191,7 @@ start_action = "{start_action}"
 "#,
             socket = self.socket(dir).display(),
             log_level = self.log_level,
+            daemon_extra = self.daemon_extra,
             workers = self.workers,
             local_addr = self.local_addr,
             remote_addr = self.remote_addr,

@@ -245,6 +245,22 @@ impl VsHitless {
     ///
     /// When the environment lacks root or tools, or a daemon does not start.
     pub fn start(name: &str, prefix: &str, net: u8, suite: Suite, udp_encap: &str) -> Result<Self> {
+        Self::start_with(name, prefix, net, suite, udp_encap, |_| {})
+    }
+
+    /// Like [`VsHitless::start`], with `adjust` applied to both daemons' configurations.
+    ///
+    /// # Errors
+    ///
+    /// When the environment lacks root or tools, or a daemon does not start.
+    pub fn start_with(
+        name: &str,
+        prefix: &str,
+        net: u8,
+        suite: Suite,
+        udp_encap: &str,
+        adjust: impl Fn(&mut HitlessConfig),
+    ) -> Result<Self> {
         require_environment()?;
         let scratch = ScratchDir::new(name)?;
         let topo = TwoGateways::new(prefix, net)?;
@@ -255,6 +271,7 @@ impl VsHitless {
             config.local_ts = local_ts.to_owned();
             config.remote_ts = remote_ts.to_owned();
             config.udp_encap = udp_encap.to_owned();
+            adjust(&mut config);
             config
         };
         let (outer_a, outer_b) = (topo.outer_a.to_string(), topo.outer_b.to_string());
