@@ -25,6 +25,7 @@ use crate::settings::Loaded;
 use crate::signals::Signals;
 use crate::sockets;
 use crate::sockets::IkeSockets;
+use crate::supervise::Supervisor;
 
 /// IKE messages waiting for the IKE task; more are dropped (and retransmitted by the peer).
 const DATAGRAM_QUEUE: usize = 1024;
@@ -101,6 +102,7 @@ pub(crate) async fn run(
         counts: EventCounts::default(),
         connection_of: BTreeMap::new(),
         pending_children: BTreeMap::new(),
+        supervisor: Supervisor::new(&model),
     };
     info!(
         connections = model.connections.len(),

@@ -11,6 +11,7 @@ use hitless_control::response as control;
 use hitless_ike::Event;
 use hitless_ike::IkeSaId;
 use tracing::debug;
+use tracing::info;
 use tracing::info_span;
 use tracing::warn;
 
@@ -73,6 +74,7 @@ impl IkeTask {
                 let _span = info_span!("ike_sa", id = %ike).entered();
                 debug!(%spis, %remote, "event: IKE SA established");
                 self.connection_of.insert(*ike, connection.clone());
+                self.supervisor.established(connection);
                 self.create_pending_children(now, *ike);
                 Some(Out::IkeSaEstablished {
                     ike_sa: control::IkeSaId(ike.0),
@@ -93,9 +95,13 @@ impl IkeTask {
                     .entry(views::failure_key(reason))
                     .or_default() += 1;
                 let _span = info_span!("ike_sa", id = %ike).entered();
-                warn!(%connection, %remote, reason = %views::failure_text(reason), "IKE SA failed");
+                // The engine logs the failure itself, at warn.
+                debug!(%connection, %remote, reason = %views::failure_text(reason), "event: IKE SA failed");
                 self.connection_of.remove(ike);
                 self.pending_children.remove(ike);
+                if let Some(pause) = self.supervisor.failed(now, connection) {
+                    info!(%connection, retry_in = ?pause, "connection is kept up: initiating again");
+                }
                 Some(Out::IkeSaFailed {
                     ike_sa: Some(control::IkeSaId(ike.0)),
                     connection: Some(connection.clone()),
@@ -117,9 +123,13 @@ impl IkeTask {
             Event::IkeSaDeleted { ike, spis, reason } => {
                 debug!(%ike, %spis, ?reason, "event: IKE SA deleted");
                 self.pending_children.remove(ike);
+                let connection = self.connection_of.remove(ike).unwrap_or_default();
+                if self.supervisor.deleted(now, &connection, *reason) {
+                    info!(%connection, ?reason, "connection is kept up: initiating again");
+                }
                 Some(Out::IkeSaDeleted {
                     ike_sa: control::IkeSaId(ike.0),
-                    connection: self.connection_of.remove(ike).unwrap_or_default(),
+                    connection,
                     reason: views::delete_reason(*reason).to_owned(),
                 })
             }
@@ -145,7 +155,7 @@ impl IkeTask {
             }
             Event::ChildSaFailed { ike, name, reason } => {
                 let _span = info_span!("ike_sa", id = %ike).entered();
-                warn!(%name, reason = %views::failure_text(reason), "Child SA failed");
+                debug!(%name, reason = %views::failure_text(reason), "event: Child SA failed");
                 Some(Out::ChildSaFailed {
                     ike_sa: control::IkeSaId(ike.0),
                     name: name.clone(),

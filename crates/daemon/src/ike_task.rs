@@ -15,6 +15,7 @@ use hitless_esp::DataPlane;
 use hitless_ike::Datagram;
 use hitless_ike::Endpoint;
 use hitless_ike::IkeSaId;
+use hitless_ike::IkeSaState;
 use hitless_ike::Output;
 use hitless_sadb::BackendEvent;
 use hitless_sadb::Direction;
@@ -37,6 +38,7 @@ use crate::signals::Action;
 use crate::signals::Signals;
 use crate::sockets::IkeDatagram;
 use crate::sockets::IkeSockets;
+use crate::supervise::Supervisor;
 
 /// How often data-plane events (lifetimes, first use, acquires) are collected.
 const BACKEND_POLL: Duration = Duration::from_millis(20);
@@ -76,6 +78,8 @@ pub(crate) struct IkeTask {
     pub(crate) connection_of: BTreeMap<IkeSaId, String>,
     /// Child SAs to create once their IKE SA is established.
     pub(crate) pending_children: BTreeMap<IkeSaId, Vec<String>>,
+    /// Re-initiation of connections that are kept up.
+    pub(crate) supervisor: Supervisor,
 }
 
 /// What the IKE task waits on.
@@ -101,6 +105,7 @@ impl IkeTask {
             tokio::select! {
                 Some(datagram) = inputs.datagrams.recv() => self.datagram(&datagram),
                 () = sleep_until(deadline) => self.timeout(),
+                () = sleep_until(self.supervisor.next()) => self.restart_due(),
                 _ = pump.tick() => self.pump_backend(),
                 Some(call) = inputs.calls.recv() => {
                     let reply = self.handle(call.request);
@@ -136,6 +141,26 @@ impl IkeTask {
     fn timeout(&mut self) {
         let now = Instant::now();
         self.endpoint.handle_timeout(now);
+        self.drain(now);
+    }
+
+    /// Initiates the kept-up connections whose retry is due and that have no IKE SA.
+    fn restart_due(&mut self) {
+        let now = Instant::now();
+        for connection in self.supervisor.due(now) {
+            let exists = self
+                .endpoint
+                .ike_sas()
+                .any(|sa| sa.connection == connection && sa.state != IkeSaState::Deleting);
+            if exists {
+                continue;
+            }
+            info!(%connection, "initiating again (connection is kept up)");
+            if let Err(error) = self.endpoint.initiate(now, &connection) {
+                warn!(%connection, %error, "cannot initiate");
+                self.supervisor.failed(now, &connection);
+            }
+        }
         self.drain(now);
     }
 

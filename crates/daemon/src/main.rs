@@ -19,6 +19,7 @@ mod requests;
 mod settings;
 mod signals;
 mod sockets;
+mod supervise;
 mod views;
 
 use std::process::ExitCode;

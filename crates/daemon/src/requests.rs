@@ -242,6 +242,7 @@ impl IkeTask {
                 debug!(%ike, %error, "cannot delete IKE SA of a removed connection");
             }
         }
+        self.supervisor.reload(&loaded.model);
         self.endpoint.start(now);
         self.ike_config = loaded.ike;
         self.drain(now);

@@ -112,6 +112,8 @@ pub struct HitlessConfig {
     pub control_socket: Option<PathBuf>,
     /// Extra lines for the `[daemon]` section.
     pub daemon_extra: String,
+    /// More sections at the end of the file (`[ike]` settings, more connections).
+    pub extra_sections: String,
 }
 
 impl HitlessConfig {
@@ -141,6 +143,7 @@ impl HitlessConfig {
             child_extra: String::new(),
             control_socket: None,
             daemon_extra: String::new(),
+            extra_sections: String::new(),
         }
     }
 
@@ -188,6 +191,8 @@ remote_ts = ["{remote_ts}"]
 esp_proposals = [{esp_proposals}]
 start_action = "{start_action}"
 {child_extra}
+
+{extra_sections}
 "#,
             socket = self.socket(dir).display(),
             log_level = self.log_level,
@@ -206,6 +211,7 @@ start_action = "{start_action}"
             esp_proposals = list(&self.esp_proposals),
             start_action = self.start_action,
             child_extra = self.child_extra,
+            extra_sections = self.extra_sections,
         );
         out
     }
