@@ -169,6 +169,10 @@ fn map_connection(
         },
         rfc6311: connection.rfc6311,
         initial_contact: true,
+        fragmentation: ike::FragmentationConfig {
+            enabled: connection.fragmentation,
+            ..ike::FragmentationConfig::default()
+        },
     })
 }
 

@@ -46,6 +46,10 @@ pub struct Config {
     ///
     /// [RFC 7296 §2.21.4]: https://www.rfc-editor.org/rfc/rfc7296#section-2.21.4
     pub invalid_spi_notify_rate: u32,
+    /// Limits on the reassembly of fragmented messages ([RFC 7383 §2.6]).
+    ///
+    /// [RFC 7383 §2.6]: https://www.rfc-editor.org/rfc/rfc7383#section-2.6
+    pub reassembly: ReassemblyConfig,
 }
 
 /// One connection: a peer, how to authenticate it, and the Child SAs to build with it.
@@ -99,6 +103,57 @@ pub struct Connection {
     ///
     /// [RFC 7296 §2.4]: https://www.rfc-editor.org/rfc/rfc7296#section-2.4
     pub initial_contact: bool,
+    /// IKE message fragmentation ([RFC 7383]). Default: announced, with 1280-byte datagrams.
+    ///
+    /// [RFC 7383]: https://www.rfc-editor.org/rfc/rfc7383
+    pub fragmentation: FragmentationConfig,
+}
+
+/// IKE message fragmentation for one connection ([RFC 7383]).
+///
+/// [RFC 7383]: https://www.rfc-editor.org/rfc/rfc7383
+#[derive(Clone, Copy, Debug, Eq, PartialEq)]
+pub struct FragmentationConfig {
+    /// Announce IKEV2_FRAGMENTATION_SUPPORTED in IKE_SA_INIT ([RFC 7383 §2.3]) and, when the
+    /// peer announces it too, send encrypted messages that do not fit in [`Self::mtu`] as SKF
+    /// fragments. Received fragments are reassembled only on IKE SAs where both sides announced
+    /// support. Default on (strongSwan's `fragmentation = yes`).
+    ///
+    /// [RFC 7383 §2.3]: https://www.rfc-editor.org/rfc/rfc7383#section-2.3
+    pub enabled: bool,
+    /// The largest IP datagram an IKE message (or fragment) may take, IP and UDP headers and
+    /// the non-ESP marker included ([RFC 7383 §2.5.1]). Default 1280, the IPv6 minimum MTU,
+    /// which crosses nearly every path of either family (strongSwan's `fragment_size`); 576
+    /// is the IPv4 minimum. Values below 576 are raised to 576.
+    ///
+    /// [RFC 7383 §2.5.1]: https://www.rfc-editor.org/rfc/rfc7383#section-2.5.1
+    pub mtu: u16,
+}
+
+/// The smallest datagram size fragmentation works with: the IPv4 minimum reassembly size
+/// (RFC 791), which [RFC 7383 §2.5.1] names as the conservative choice.
+///
+/// [RFC 7383 §2.5.1]: https://www.rfc-editor.org/rfc/rfc7383#section-2.5.1
+pub const MIN_FRAGMENT_MTU: u16 = 576;
+
+/// Bounds on the fragments kept for reassembly, per IKE SA and per direction (a request and a
+/// response may be reassembled at the same time) ([RFC 7383 §2.6]). A fragment is kept only after
+/// its integrity check passed, so only the authenticated peer can use these resources; the
+/// bounds keep a misbehaving one from using more.
+///
+/// [RFC 7383 §2.6]: https://www.rfc-editor.org/rfc/rfc7383#section-2.6
+#[derive(Clone, Copy, Debug, Eq, PartialEq)]
+pub struct ReassemblyConfig {
+    /// A message announcing more fragments than this is dropped. Default 64 (64 fragments of
+    /// 1280 bytes carry a 64 KiB message, the most UDP allows).
+    pub max_fragments: u16,
+    /// A message whose fragments' decrypted contents add up to more than this is dropped.
+    /// Default 64 KiB.
+    pub max_bytes: usize,
+    /// Fragments of a message still incomplete this long after its first fragment arrived are
+    /// dropped. Default 30 s (longer than the peer's first retransmissions, which bring the
+    /// missing fragments).
+    pub timeout: Duration,
 }
 
 /// An identity of the ID payload ([RFC 7296 §3.5]).
@@ -304,18 +359,48 @@ pub struct RetransmitConfig {
     pub cap: Option<Duration>,
 }
 
-/// Limits on half-open IKE SAs and the responder's use of cookies ([RFC 7296 §2.6]).
-/// Placeholder: the responder side of cookies comes with the hardening issue.
+/// Limits on half-open IKE SAs and the responder's use of cookies ([RFC 7296 §2.6],
+/// [RFC 8019 §4]).
+///
+/// A half-open IKE SA is one we answered IKE_SA_INIT for and that has not completed IKE_AUTH.
+/// Each costs a key exchange and a few kilobytes, so an attacker who can send IKE_SA_INIT from
+/// spoofed addresses could exhaust both. The responder therefore demands a COOKIE (a keyed hash
+/// of the initiator's nonce, address and SPI) once `cookie_threshold` SAs are half-open, or once
+/// `max_per_source` are half-open from the requester's address: only an initiator that can
+/// receive at its address can return the cookie, and a request without a valid one is answered
+/// statelessly, before any key exchange. Requests whose address a cookie proved are further
+/// limited to `max_per_source` half-open SAs per address and `max_total` in all; beyond those
+/// they are dropped without an answer.
 ///
 /// [RFC 7296 §2.6]: https://www.rfc-editor.org/rfc/rfc7296#section-2.6
+/// [RFC 8019 §4]: https://www.rfc-editor.org/rfc/rfc8019#section-4
 #[derive(Clone, Copy, Debug, Eq, PartialEq)]
 pub struct HalfOpenConfig {
     /// A half-open IKE SA (responder, IKE_AUTH not yet received) is dropped after this long.
     /// Default 30 s (strongSwan's `half_open_timeout`).
     pub timeout: Duration,
-    /// Demand cookies when more than this many IKE SAs are half-open (placeholder; not yet
-    /// enforced). Default 30 (strongSwan's `cookie_threshold`).
+    /// Demand cookies while at least this many IKE SAs are half-open; 0 demands them always.
+    /// Default 30 (strongSwan's `cookie_threshold`).
     pub cookie_threshold: u32,
+    /// Half-open IKE SAs per peer IP address: at this many, requests from that address must
+    /// carry a cookie, and requests with a valid cookie are dropped while this many
+    /// cookie-proven SAs from the address are half-open ([RFC 8019 §4.1]). Default 5
+    /// (strongSwan's `block_threshold`).
+    ///
+    /// [RFC 8019 §4.1]: https://www.rfc-editor.org/rfc/rfc8019#section-4.1
+    pub max_per_source: u32,
+    /// Half-open IKE SAs in all: at this many, new IKE_SA_INIT requests are dropped. Default
+    /// 10 000 (a few tens of megabytes; strongSwan has no default limit).
+    pub max_total: u32,
+    /// The cookie secret is replaced after this long ([RFC 7296 §2.6]: "the responder should
+    /// change the value of <secret> frequently"). Default 60 s.
+    ///
+    /// [RFC 7296 §2.6]: https://www.rfc-editor.org/rfc/rfc7296#section-2.6
+    pub cookie_secret_lifetime: Duration,
+    /// Cookies made with the previous secret stay valid this long after it was replaced, so that
+    /// an initiator answering a cookie demand across a rotation is not sent round again.
+    /// Default 10 s.
+    pub cookie_grace: Duration,
 }
 
 /// Why a [`Config`] cannot be used.
@@ -379,6 +464,32 @@ impl Config {
                 reason: "must not be zero",
             });
         }
+        let h = &self.half_open;
+        if h.max_per_source == 0 {
+            return Err(ConfigError::OutOfRange {
+                field: "half_open.max_per_source",
+                reason: "must be at least 1",
+            });
+        }
+        if h.max_total < h.cookie_threshold {
+            return Err(ConfigError::OutOfRange {
+                field: "half_open.max_total",
+                reason: "must be at least the cookie threshold",
+            });
+        }
+        if h.cookie_secret_lifetime.is_zero() {
+            return Err(ConfigError::OutOfRange {
+                field: "half_open.cookie_secret_lifetime",
+                reason: "must not be zero",
+            });
+        }
+        let f = &self.reassembly;
+        if f.max_fragments == 0 || f.max_bytes == 0 || f.timeout.is_zero() {
+            return Err(ConfigError::OutOfRange {
+                field: "reassembly",
+                reason: "limits must not be zero",
+            });
+        }
         for (i, connection) in self.connections.iter().enumerate() {
             if self.connections[..i]
                 .iter()
@@ -417,6 +528,7 @@ impl Connection {
             udp_encap: UdpEncap::Auto,
             rfc6311: true,
             initial_contact: true,
+            fragmentation: FragmentationConfig::default(),
         }
     }
 
@@ -428,6 +540,12 @@ impl Connection {
     fn check(&self) -> Result<(), ConfigError> {
         if self.ike_proposals.is_empty() {
             return Err(ConfigError::NoIkeProposal(self.name.clone()));
+        }
+        if self.fragmentation.mtu < MIN_FRAGMENT_MTU {
+            return Err(ConfigError::OutOfRange {
+                field: "fragmentation.mtu",
+                reason: "must be at least 576",
+            });
         }
         let invalid = |reason| ConfigError::InvalidProposal {
             connection: self.name.clone(),
@@ -663,6 +781,26 @@ impl Default for Config {
             nat_keepalive: Some(Duration::from_secs(20)),
             half_open: HalfOpenConfig::default(),
             invalid_spi_notify_rate: 10,
+            reassembly: ReassemblyConfig::default(),
+        }
+    }
+}
+
+impl Default for FragmentationConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            mtu: 1280,
+        }
+    }
+}
+
+impl Default for ReassemblyConfig {
+    fn default() -> Self {
+        Self {
+            max_fragments: 64,
+            max_bytes: 64 * 1024,
+            timeout: Duration::from_secs(30),
         }
     }
 }
@@ -684,6 +822,10 @@ impl Default for HalfOpenConfig {
         Self {
             timeout: Duration::from_secs(30),
             cookie_threshold: 30,
+            max_per_source: 5,
+            max_total: 10_000,
+            cookie_secret_lifetime: Duration::from_secs(60),
+            cookie_grace: Duration::from_secs(10),
         }
     }
 }

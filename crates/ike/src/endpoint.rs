@@ -27,9 +27,11 @@ use tracing::info;
 use tracing::info_span;
 use tracing::warn;
 
+use crate::admission::Admission;
 use crate::config::Config;
 use crate::config::Connection;
 use crate::config::StartAction;
+use crate::cookie::Cookies;
 use crate::error::ApiError;
 use crate::error::ErrorCounter;
 use crate::event::DeleteReason;
@@ -37,6 +39,7 @@ use crate::event::Event;
 use crate::event::FailureReason;
 use crate::exchange::Task;
 use crate::exchange::ike_init;
+use crate::half_open::HalfOpenSas;
 use crate::ids::ChildSaId;
 use crate::ids::IkeSaId;
 use crate::ike_sa::Env;
@@ -67,6 +70,10 @@ pub struct Endpoint {
     pub(crate) tables: Tables,
     pub(crate) out: OutputQueue,
     pub(crate) invalid_spi_budget: RateLimit,
+    /// The COOKIE secrets (RFC 7296 §2.6).
+    pub(crate) cookies: Cookies,
+    /// Responder SAs waiting for IKE_AUTH, counted for the admission limits (RFC 8019 §4).
+    pub(crate) half_open_sas: HalfOpenSas,
 }
 
 /// A UDP datagram received on an IKE port.
@@ -169,6 +176,8 @@ impl Endpoint {
             tables: Tables::default(),
             out: OutputQueue::default(),
             invalid_spi_budget: RateLimit::default(),
+            cookies: Cookies::default(),
+            half_open_sas: HalfOpenSas::default(),
         }
     }
 
@@ -616,6 +625,13 @@ impl Endpoint {
             self.sas.insert(born, sa);
             self.reschedule(born);
         }
+        let half_open = self
+            .sas
+            .get(&id)
+            .is_some_and(|sa| matches!(sa.state, IkeSaState::InitReplied(_)));
+        if !half_open {
+            self.half_open_sas.remove(id);
+        }
         let dead = self.sas.get(&id).is_none_or(IkeSa::is_dead);
         if dead {
             if let Some(sa) = self.sas.remove(&id) {
@@ -654,8 +670,10 @@ impl Endpoint {
     /// [RFC 7296 §1.2]: https://www.rfc-editor.org/rfc/rfc7296#section-1.2
     fn accept(&mut self, now: Instant, datagram: &Datagram<'_>, parsed: &ParsedMessage<'_>) {
         let header = parsed.header;
-        // RFC 7296 §2.6: the responder side of COOKIE (demanding one above
-        // `half_open.cookie_threshold`) plugs in here with the hardening issue.
+        // RFC 7296 §2.6, RFC 8019 §4: cookies and half-open limits, before any key exchange.
+        let Admission::Accept { proven } = self.admit(now, datagram, parsed) else {
+            return;
+        };
         let connection = self
             .connections
             .iter()
@@ -736,6 +754,7 @@ impl Endpoint {
         core.send_to(now, &mut self.out, datagram.local, datagram.remote, bytes);
         drop(entered);
         self.half_open.insert((datagram.remote, core.spi_i), id);
+        self.half_open_sas.insert(id, datagram.remote.ip(), proven);
         self.sas.insert(
             id,
             IkeSa {
@@ -748,7 +767,7 @@ impl Endpoint {
 
     /// An unprotected error response to an IKE_SA_INIT request we keep no state for (RFC 7296
     /// §2.21.1: the responder SPI stays zero).
-    fn stateless_error(
+    pub(crate) fn stateless_error(
         &mut self,
         request: &Header,
         datagram: &Datagram<'_>,

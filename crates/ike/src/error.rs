@@ -262,6 +262,31 @@ pub enum ErrorCounter {
     RetransmitLimit,
     /// An unprotected INVALID_IKE_SPI left out because of the rate limit.
     InvalidSpiRateLimited,
+    /// An IKE_SA_INIT request without a cookie while cookies are demanded, answered with a
+    /// COOKIE ([RFC 7296 §2.6]).
+    ///
+    /// [RFC 7296 §2.6]: https://www.rfc-editor.org/rfc/rfc7296#section-2.6
+    CookieRequired,
+    /// An IKE_SA_INIT request whose cookie is not ours for its nonce, address and SPI (forged,
+    /// or replayed from another address) ([RFC 7296 §2.6]).
+    ///
+    /// [RFC 7296 §2.6]: https://www.rfc-editor.org/rfc/rfc7296#section-2.6
+    CookieInvalid,
+    /// An IKE_SA_INIT request whose cookie was made with a secret that is no longer valid
+    /// ([RFC 7296 §2.6]).
+    ///
+    /// [RFC 7296 §2.6]: https://www.rfc-editor.org/rfc/rfc7296#section-2.6
+    CookieExpired,
+    /// An IKE_SA_INIT request dropped because its address has too many half-open IKE SAs
+    /// ([RFC 8019 §4.1]).
+    ///
+    /// [RFC 8019 §4.1]: https://www.rfc-editor.org/rfc/rfc8019#section-4.1
+    HalfOpenPerSource,
+    /// An IKE_SA_INIT request dropped because too many IKE SAs are half-open
+    /// ([RFC 8019 §4.1]).
+    ///
+    /// [RFC 8019 §4.1]: https://www.rfc-editor.org/rfc/rfc8019#section-4.1
+    HalfOpenLimit,
 }
 
 impl ErrorCounter {
@@ -287,6 +312,11 @@ impl ErrorCounter {
             Self::ChildSaNotFound => "child_sa_not_found",
             Self::RetransmitLimit => "retransmit_limit",
             Self::InvalidSpiRateLimited => "invalid_spi_rate_limited",
+            Self::CookieRequired => "cookie_required",
+            Self::CookieInvalid => "cookie_invalid",
+            Self::CookieExpired => "cookie_expired",
+            Self::HalfOpenPerSource => "half_open_per_source",
+            Self::HalfOpenLimit => "half_open_limit",
         }
     }
 }

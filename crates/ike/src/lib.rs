@@ -57,14 +57,17 @@
 //! [RFC 7296 §2.6]: https://www.rfc-editor.org/rfc/rfc7296#section-2.6
 //! [RFC 7296 §2.8]: https://www.rfc-editor.org/rfc/rfc7296#section-2.8
 
+mod admission;
 mod auth;
 mod child_sa;
 pub mod config;
+mod cookie;
 mod endpoint;
 mod error;
 mod event;
 mod exchange;
 mod ha;
+mod half_open;
 mod ids;
 mod ike_sa;
 mod info;
