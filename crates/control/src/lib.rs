@@ -9,9 +9,10 @@
 //! the commands built on it.
 //!
 //! - the CLI uses the blocking [`Client`];
-//! - the daemon feeds received bytes to a [`FrameDecoder`] and each frame to a
-//!   [`ServerSession`], which answers the handshake and malformed input itself and hands over
-//!   well-formed requests; nothing here depends on an async runtime.
+//! - the daemon binds its socket with [`ControlSocket::bind`] (one daemon per socket, mode
+//!   0600), feeds received bytes to a [`FrameDecoder`] and each frame to a [`ServerSession`],
+//!   which answers the handshake and malformed input itself and hands over well-formed
+//!   requests; nothing here depends on an async runtime.
 //!
 //! ```no_run
 //! use hitless_control::{Client, Request, Response};
@@ -31,6 +32,7 @@ pub mod event;
 pub mod message;
 pub mod response;
 pub mod session;
+pub mod socket;
 
 mod serde_hex;
 
@@ -60,6 +62,8 @@ pub use response::ErrorKind;
 pub use response::Response;
 pub use session::Incoming;
 pub use session::ServerSession;
+pub use socket::BindError;
+pub use socket::ControlSocket;
 
 /// Where hitlessd listens unless configured otherwise.
 pub const DEFAULT_SOCKET_PATH: &str = "/run/hitless/hitlessd.sock";
