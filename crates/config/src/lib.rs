@@ -32,6 +32,7 @@ pub mod files;
 pub mod identity;
 pub mod model;
 pub mod proposal;
+pub mod reload;
 pub mod ts;
 pub mod units;
 
@@ -60,6 +61,7 @@ pub use model::Config;
 pub use model::Warning;
 pub use proposal::EspProposal;
 pub use proposal::IkeProposal;
+pub use reload::ReloadPlan;
 
 /// Where hitlessd and `hitlessctl check-config` look for the configuration by default.
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/hitless/hitless.toml";

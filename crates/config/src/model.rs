@@ -161,7 +161,7 @@ pub struct Debugging {
 }
 
 /// `[ha]`: active/standby cluster membership.
-#[derive(Clone)]
+#[derive(Clone, PartialEq)]
 pub struct Ha {
     /// This node's name in the cluster.
     pub node: String,
@@ -193,7 +193,7 @@ pub struct Pool {
 }
 
 /// `[connections.NAME]`: one peer (or class of peers) and the IKE SA with it.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Connection {
     /// The connection's name.
     pub name: String,
@@ -245,7 +245,7 @@ pub enum PeerAddress {
 }
 
 /// How the IKE SA is authenticated (RFC 7296 §2.15).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum Auth {
     /// A pre-shared key.
     Psk(Psk),
@@ -253,8 +253,8 @@ pub enum Auth {
     Certificate(Box<CertificateAuth>),
 }
 
-/// A pre-shared key and where it came from.
-#[derive(Clone)]
+/// A pre-shared key and where it came from. Keys compare in constant time.
+#[derive(Clone, PartialEq)]
 pub struct Psk {
     /// The file it was read from; `None` when written inline.
     pub file: Option<PathBuf>,
@@ -263,7 +263,7 @@ pub struct Psk {
 }
 
 /// Certificate authentication material, decoded from PEM (or DER).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct CertificateAuth {
     /// The certificate file.
     pub cert_file: PathBuf,
@@ -277,8 +277,8 @@ pub struct CertificateAuth {
     pub cacerts: Vec<(PathBuf, Vec<u8>)>,
 }
 
-/// A private key in DER form.
-#[derive(Clone)]
+/// A private key in DER form. Keys compare in constant time.
+#[derive(Clone, PartialEq)]
 pub struct PrivateKey {
     /// The encoding of `der`.
     pub format: KeyFormat,

@@ -48,7 +48,7 @@ pub(crate) fn check_config(file: &Path, json: bool) -> Result<(), Failure> {
         1 => format!("1 connection ({})", names[0]),
         n => format!("{n} connections ({})", names.join(", ")),
     };
-    print(&format!("OK: {} ({connections})\n", file.display()));
+    print(&format!("OK: {}: {connections}\n", file.display()));
     Ok(())
 }
 

@@ -323,7 +323,7 @@ fn check_config_ok_works_offline() {
     assert!(output.status.success(), "{}", stderr(&output));
     assert_eq!(
         stdout(&output),
-        format!("OK: {} (1 connection (site-b))\n", path.display())
+        format!("OK: {}: 1 connection (site-b)\n", path.display())
     );
     let output = hitlessctl(&socket, &["check-config", "--json", path.to_str().unwrap()]);
     let value: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
