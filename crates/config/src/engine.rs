@@ -99,11 +99,9 @@ fn map_connection(
     key: &KeyPath,
     resolve: Option<Resolver<'_>>,
 ) -> Result<ike::Connection, Issue> {
-    let (local_auth, remote_auth) = match &connection.auth {
-        Auth::Psk(psk) => (
-            ike::LocalAuth::Psk(psk.key.clone()),
-            ike::RemoteAuth::Psk(psk.key.clone()),
-        ),
+    // Start from the engine's defaults so that settings it adds later keep their defaults.
+    let mut mapped = match &connection.auth {
+        Auth::Psk(psk) => ike::Connection::with_psk(connection.name.clone(), psk.key.clone()),
         Auth::Certificate(_) => {
             return Err(unsupported(
                 key.key("cert"),
@@ -143,37 +141,32 @@ fn map_connection(
         children.push(map_child(child, connection, &remote_addrs, &child_key)?);
     }
     let lifetime = &connection.lifetime;
-    Ok(ike::Connection {
-        name: connection.name.clone(),
-        local_addrs: connection.local_addrs.clone(),
-        remote_addrs,
-        local_port: connection.local_port,
-        remote_port: connection.remote_port,
-        local_id,
-        remote_id,
-        local_auth,
-        remote_auth,
-        ike_proposals,
-        children,
-        ike_lifetime: ike::LifetimeConfig {
-            rekey_time: lifetime.rekey,
-            jitter: lifetime.jitter,
-            life_time: lifetime.life,
-            soft: hitless_sadb::Limits::default(),
-            hard: hitless_sadb::Limits::default(),
-        },
-        dpd_delay: connection.dpd_delay,
-        udp_encap: match connection.udp_encap {
-            UdpEncap::Auto => ike::UdpEncap::Auto,
-            UdpEncap::Force => ike::UdpEncap::Force,
-        },
-        rfc6311: connection.rfc6311,
-        initial_contact: true,
-        fragmentation: ike::FragmentationConfig {
-            enabled: connection.fragmentation,
-            ..ike::FragmentationConfig::default()
-        },
-    })
+    mapped.local_addrs = connection.local_addrs.clone();
+    mapped.remote_addrs = remote_addrs;
+    mapped.local_port = connection.local_port;
+    mapped.remote_port = connection.remote_port;
+    mapped.local_id = local_id;
+    mapped.remote_id = remote_id;
+    mapped.ike_proposals = ike_proposals;
+    mapped.children = children;
+    mapped.ike_lifetime = ike::LifetimeConfig {
+        rekey_time: lifetime.rekey,
+        jitter: lifetime.jitter,
+        life_time: lifetime.life,
+        soft: hitless_sadb::Limits::default(),
+        hard: hitless_sadb::Limits::default(),
+    };
+    mapped.dpd_delay = connection.dpd_delay;
+    mapped.udp_encap = match connection.udp_encap {
+        UdpEncap::Auto => ike::UdpEncap::Auto,
+        UdpEncap::Force => ike::UdpEncap::Force,
+    };
+    mapped.rfc6311 = connection.rfc6311;
+    mapped.fragmentation = ike::FragmentationConfig {
+        enabled: connection.fragmentation,
+        ..ike::FragmentationConfig::default()
+    };
+    Ok(mapped)
 }
 
 /// The engine takes concrete addresses, or none for "any peer".
