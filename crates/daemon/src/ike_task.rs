@@ -251,7 +251,8 @@ fn install_failed(command: &SaCommand, reason: String) -> Option<BackendEvent> {
         SaCommand::AddSa(spec) => (spec.spi, spec.direction),
         SaCommand::RouteOutbound { spi, .. } => (*spi, Direction::Outbound),
         SaCommand::UpdateAddresses { spi, direction, .. }
-        | SaCommand::AdvanceSequence { spi, direction, .. } => (*spi, *direction),
+        | SaCommand::AdvanceSequence { spi, direction, .. }
+        | SaCommand::SkipSequence { spi, direction, .. } => (*spi, *direction),
         SaCommand::DeleteSa { .. } | SaCommand::AddPolicy(_) | SaCommand::DeletePolicy { .. } => {
             return None;
         }

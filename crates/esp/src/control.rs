@@ -101,6 +101,11 @@ impl DataPlaneControl {
                 direction,
                 sequence,
             } => self.advance_sequence(*spi, *direction, *sequence),
+            SaCommand::SkipSequence {
+                spi,
+                direction,
+                count,
+            } => self.skip_sequence(*spi, *direction, *count),
         }
     }
 
@@ -276,6 +281,26 @@ impl DataPlaneControl {
             .get(&(spi, direction))
             .ok_or(InstallError::UnknownSa { spi, direction })?;
         installed.entry.core.advance(sequence);
+        Ok(())
+    }
+
+    /// Moves an SA's sequence counter forward by `count` from its current value (RFC 6311
+    /// replay-counter sync, peer side), saturating at the end of the space.
+    ///
+    /// # Errors
+    ///
+    /// [`InstallError::UnknownSa`].
+    pub fn skip_sequence(
+        &mut self,
+        spi: Spi,
+        direction: Direction,
+        count: u64,
+    ) -> Result<(), InstallError> {
+        let installed = self
+            .sas
+            .get(&(spi, direction))
+            .ok_or(InstallError::UnknownSa { spi, direction })?;
+        installed.entry.core.skip(count);
         Ok(())
     }
 

@@ -253,6 +253,13 @@ impl SaCore {
         }
     }
 
+    /// Moves the sequence counter forward by `count` from its current value (RFC 6311
+    /// replay-counter sync, peer side). A sender racing with it may still use a number below
+    /// the new one once; every number after the skip is at least the old value + `count`.
+    pub(crate) fn skip(&self, count: u64) {
+        self.advance(self.current_sequence().saturating_add(count));
+    }
+
     /// The number a checkpoint reports: outbound the last used, inbound the highest accepted.
     pub(crate) fn current_sequence(&self) -> u64 {
         match self.direction {

@@ -445,6 +445,47 @@ fn advance_sequence_moves_forward_only() {
 }
 
 #[test]
+fn skip_sequence_moves_forward_from_the_current_number() {
+    let mut pair = Pair::new(Setup::new(Suite::Aes128Gcm));
+    let skip = |spi, direction, count| SaCommand::SkipSequence {
+        spi,
+        direction,
+        count,
+    };
+    let mut early = Vec::new();
+    for _ in 0..3 {
+        early.push(seal(&pair.a, &a_to_b(1)).unwrap());
+    }
+    // RFC 6311 replay-counter sync, peer side: three used, skip 1000, the next is 1004.
+    pair.a
+        .control
+        .apply(&skip(SPI_AB, Direction::Outbound, 1000))
+        .unwrap();
+    let late = seal(&pair.a, &a_to_b(1)).unwrap();
+    assert_eq!(&late[4..8], &1004u32.to_be_bytes());
+    // Inbound: everything at or below the highest accepted (1) + 500 is refused.
+    open(&pair.b, &early[0]).unwrap();
+    pair.b
+        .control
+        .apply(&skip(SPI_AB, Direction::Inbound, 500))
+        .unwrap();
+    assert_eq!(open(&pair.b, &early[1]), Err(DropReason::Replayed));
+    open(&pair.b, &late).unwrap();
+    // A skip past the end of the 32-bit space saturates: the SA is exhausted, never wrapped.
+    pair.a
+        .control
+        .apply(&skip(SPI_AB, Direction::Outbound, u64::MAX))
+        .unwrap();
+    assert!(seal(&pair.a, &a_to_b(1)).is_err());
+    assert!(
+        pair.b
+            .control
+            .apply(&skip(Spi(0xdead), Direction::Inbound, 1))
+            .is_err()
+    );
+}
+
+#[test]
 fn rekey_switches_the_outbound_sa_and_old_inbound_keeps_working() {
     let mut pair = Pair::new(Setup::new(Suite::Aes128Gcm));
     let old = seal(&pair.a, &a_to_b(5)).unwrap();

@@ -192,6 +192,19 @@ pub enum SaCommand {
         /// the replay window (everything at or below it is rejected).
         sequence: u64,
     },
+    /// Move a sequence counter forward by `count` from wherever it is now: the peer side of
+    /// RFC 6311 replay-counter sync, where a cluster that failed over asks us to skip the
+    /// numbers its old node may have accepted. Saturates at the end of the sequence space (the
+    /// SA then expires and is rekeyed, RFC 4303 §3.3.3).
+    SkipSequence {
+        /// The SA.
+        spi: Spi,
+        /// Its direction.
+        direction: Direction,
+        /// Outbound: the next packet uses at least the last used number + `count` + 1.
+        /// Inbound: everything at or below the highest accepted number + `count` is rejected.
+        count: u64,
+    },
 }
 
 /// Why an SA expired.

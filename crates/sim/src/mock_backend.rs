@@ -190,6 +190,14 @@ impl SaBackend for MockBackend {
                 let sa = self.sa_mut(*spi, *direction)?;
                 sa.initial_sequence = sa.initial_sequence.max(*sequence);
             }
+            SaCommand::SkipSequence {
+                spi,
+                direction,
+                count,
+            } => {
+                let sa = self.sa_mut(*spi, *direction)?;
+                sa.initial_sequence = sa.initial_sequence.saturating_add(*count);
+            }
         }
         Ok(())
     }

@@ -138,7 +138,7 @@ impl Backend {
                     spec.udp_encap = *udp_encap;
                 }
             }
-            SaCommand::AdvanceSequence { .. } => {}
+            SaCommand::AdvanceSequence { .. } | SaCommand::SkipSequence { .. } => {}
         }
     }
 
