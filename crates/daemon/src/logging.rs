@@ -26,6 +26,8 @@ use crate::ike_task::EventBus;
 pub(crate) struct LogControl {
     handle: reload::Handle<EnvFilter, Registry>,
     current: Mutex<String>,
+    /// The level of the configuration file, or `None` when `--log-level` overrides it.
+    configured: Mutex<Option<hitless_config::model::LogLevel>>,
 }
 
 /// The control protocol's name of a filter: its level when it is a plain level, else the most
@@ -60,6 +62,24 @@ impl LogControl {
         Ok(())
     }
 
+    /// A reloaded configuration says `level`: applied when it changed and `--log-level` did
+    /// not override the file.
+    pub(crate) fn reconfigure(&self, level: hitless_config::model::LogLevel) {
+        let Ok(mut configured) = self.configured.lock() else {
+            return;
+        };
+        match *configured {
+            Some(old) if old != level => {
+                *configured = Some(level);
+                drop(configured);
+                if self.set(level_name(level)).is_ok() {
+                    tracing::info!(level = level_name(level), "log level changed by the reload");
+                }
+            }
+            _ => {}
+        }
+    }
+
     /// The filter in effect.
     pub(crate) fn current(&self) -> String {
         self.current
@@ -74,7 +94,12 @@ impl LogControl {
 /// # Errors
 ///
 /// When the filter does not parse or a subscriber is already installed.
-pub(crate) fn init(filter: &str, bus: EventBus) -> Result<LogControl> {
+/// `configured` is the configuration file's level, `None` when the command line overrides it.
+pub(crate) fn init(
+    filter: &str,
+    configured: Option<hitless_config::model::LogLevel>,
+    bus: EventBus,
+) -> Result<LogControl> {
     let parsed = parse_filter(filter)?;
     let (layer, handle) = reload::Layer::new(parsed);
     tracing_subscriber::registry()
@@ -91,6 +116,7 @@ pub(crate) fn init(filter: &str, bus: EventBus) -> Result<LogControl> {
     Ok(LogControl {
         handle,
         current: Mutex::new(filter.to_owned()),
+        configured: Mutex::new(configured),
     })
 }
 

@@ -50,7 +50,11 @@ fn main() -> ExitCode {
         .clone()
         .unwrap_or_else(|| logging::level_name(loaded.model.daemon.log_level).to_owned());
     let (bus, _) = tokio::sync::broadcast::channel(daemon::EVENT_QUEUE);
-    let logs = match logging::init(&filter, bus.clone()) {
+    let configured = cli
+        .log_level
+        .is_none()
+        .then_some(loaded.model.daemon.log_level);
+    let logs = match logging::init(&filter, configured, bus.clone()) {
         Ok(logs) => logs,
         Err(error) => {
             eprintln!("hitlessd: {error:#}");

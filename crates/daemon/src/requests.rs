@@ -243,6 +243,7 @@ impl IkeTask {
             }
         }
         self.supervisor.reload(&loaded.model);
+        self.logs.reconfigure(loaded.model.daemon.log_level);
         self.endpoint.start(now);
         self.ike_config = loaded.ike;
         self.drain(now);

@@ -182,7 +182,8 @@ fn sighup_reloads_and_keeps_established_sas() -> Result<()> {
     let (before, swan) = setup.establish(Initiator::Hitless)?;
     same_sas(&before, &swan, Initiator::Hitless)?;
     let file = setup.hitless.dir().join("hitless.toml");
-    let original = std::fs::read_to_string(&file)?;
+    let original =
+        std::fs::read_to_string(&file)?.replace("log_level = \"debug\"", "log_level = \"warn\"");
     let added = format!(
         "{original}\n[connections.other]\nremote_addrs = [\"192.0.2.9\"]\nremote_id = \"x\"\n\
          psk_file = \"{}\"\n\n[connections.other.children.net]\nlocal_ts = [\"10.250.1.0/24\"]\n\
@@ -199,6 +200,11 @@ fn sighup_reloads_and_keeps_established_sas() -> Result<()> {
             Ok(status.to_string().contains("\"other\"").then_some(()))
         },
     )?;
+    let status = setup.hitless.ctl_json(&["status"])?;
+    ensure!(
+        status.get("log_level").and_then(|l| l.as_str()) == Some("warn"),
+        "the reload applies the file's new log level: {status}"
+    );
     let after = setup.hitless.wait_established(Duration::from_secs(5))?;
     ensure!(
         after.spi_i == before.spi_i && after.children == before.children,
