@@ -85,6 +85,15 @@ pub(crate) struct ChildSa {
     /// Outbound and inbound sequence numbers to install with (non-zero only for an SA taken
     /// over from an HA snapshot).
     pub sequences: (u64, u64),
+    /// The Child SA this one replaces, for one created by a rekey ([RFC 7296 §2.8]).
+    ///
+    /// [RFC 7296 §2.8]: https://www.rfc-editor.org/rfc/rfc7296#section-2.8
+    pub replaces: Option<ChildSaId>,
+    /// The lower of the two nonces of the exchange that created it (empty for a Child SA from
+    /// IKE_AUTH): what decides a rekey collision ([RFC 7296 §2.8.1]).
+    ///
+    /// [RFC 7296 §2.8.1]: https://www.rfc-editor.org/rfc/rfc7296#section-2.8.1
+    pub lower_nonce: Vec<u8>,
 }
 
 /// The lifecycle of a Child SA.
@@ -112,13 +121,19 @@ pub(crate) enum Outbound {
     /// Routed: traffic for the policy goes through it.
     Routed,
     /// Installed but not routed: the responder of a rekey waits for the initiator to use the
-    /// new inbound SA or delete the old one, at most until `deadline` ([RFC 7296 §2.8]).
+    /// new inbound SA or delete the old one, at most until `deadline` ([RFC 7296 §2.8]). No
+    /// deadline while a rekey collision is undecided ([§2.8.1]) or for the successor of a
+    /// Child SA of another IKE SA (reauthentication): only the peer's use of it, or the end
+    /// of what it replaces, switches it then.
     ///
     /// [RFC 7296 §2.8]: https://www.rfc-editor.org/rfc/rfc7296#section-2.8
+    /// [§2.8.1]: https://www.rfc-editor.org/rfc/rfc7296#section-2.8.1
     Pending {
         /// When to route it anyway.
-        deadline: Instant,
+        deadline: Option<Instant>,
     },
+    /// Removed: the Child SA was replaced, or lost a rekey collision, and never sends again.
+    Removed,
 }
 
 /// Everything needed to build a [`ChildSa`] after a successful negotiation.
@@ -186,6 +201,8 @@ impl ChildSa {
             linger: new.config.rekey_linger,
             report_first_use: false,
             sequences: (0, 0),
+            replaces: None,
+            lower_nonce: Vec::new(),
         }
     }
 
@@ -218,7 +235,7 @@ impl ChildSa {
                 Outbound::Routed
             } else {
                 Outbound::Pending {
-                    deadline: now + switch,
+                    deadline: Some(now + switch),
                 }
             },
             installed_at: now.checked_sub(snapshot.age).unwrap_or(now),
@@ -227,6 +244,8 @@ impl ChildSa {
             linger,
             report_first_use: false,
             sequences: (snapshot.outbound_sequence, snapshot.inbound_sequence),
+            replaces: None,
+            lower_nonce: Vec::new(),
         }
     }
 
@@ -266,12 +285,36 @@ impl ChildSa {
         });
     }
 
+    /// Retires it: its outbound SA goes (if it still has one) and its inbound SA lingers until
+    /// `now` plus the linger for packets in flight ([RFC 7296 §2.8]); no rekey or expiry runs
+    /// for it any more.
+    ///
+    /// [RFC 7296 §2.8]: https://www.rfc-editor.org/rfc/rfc7296#section-2.8
+    pub(crate) fn retire(&mut self, out: &mut OutputQueue, now: Instant) {
+        if !matches!(self.state, ChildState::Rekeyed { .. }) {
+            self.state = ChildState::Rekeyed {
+                until: now + self.linger,
+            };
+        }
+        self.rekey_at = None;
+        self.expire_at = None;
+        if self.outbound != Outbound::Removed {
+            self.outbound = Outbound::Removed;
+            out.sa(SaCommand::DeleteSa {
+                spi: self.spi_out,
+                direction: Direction::Outbound,
+            });
+        }
+    }
+
     /// Emits the commands that remove both SAs and, with `policy`, the policy.
     pub(crate) fn uninstall(&self, out: &mut OutputQueue, policy: bool) {
-        out.sa(SaCommand::DeleteSa {
-            spi: self.spi_out,
-            direction: Direction::Outbound,
-        });
+        if self.outbound != Outbound::Removed {
+            out.sa(SaCommand::DeleteSa {
+                spi: self.spi_out,
+                direction: Direction::Outbound,
+            });
+        }
         out.sa(SaCommand::DeleteSa {
             spi: self.spi_in,
             direction: Direction::Inbound,
@@ -287,9 +330,9 @@ impl ChildSa {
             ChildState::Rekeyed { until } => Some(until),
             _ => None,
         };
-        let switch = match self.outbound {
-            Outbound::Pending { deadline } => Some(deadline),
-            Outbound::Routed => None,
+        let switch = match (self.state, self.outbound) {
+            (ChildState::Installed, Outbound::Pending { deadline }) => deadline,
+            _ => None,
         };
         let rekey = match self.state {
             ChildState::Installed => self.rekey_at,
@@ -313,7 +356,9 @@ impl ChildSa {
                 (ChildState::Deleting, _) => ChildSaState::Deleting,
                 (ChildState::Rekeying, _) => ChildSaState::Rekeying,
                 (ChildState::Installed, Outbound::Pending { .. }) => ChildSaState::OutboundPending,
-                (ChildState::Installed, Outbound::Routed) => ChildSaState::Installed,
+                (ChildState::Installed, Outbound::Routed | Outbound::Removed) => {
+                    ChildSaState::Installed
+                }
             },
             spi_in: self.spi_in,
             spi_out: self.spi_out,

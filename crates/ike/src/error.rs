@@ -99,6 +99,8 @@ pub enum PeerMisbehaved {
     BadDelete,
     /// RFC 7296 §2.15: the responder's IDr is not the identity we required.
     UnexpectedIdentity,
+    /// RFC 7296 §3.10.1: a REKEY_SA notification for a protocol other than ESP or AH.
+    BadRekeyNotify,
 }
 
 /// Why the peer's authentication was rejected ([RFC 7296 §2.15]).

@@ -32,10 +32,12 @@ use tracing::warn;
 
 use super::Flow;
 use super::SaContext;
+use super::child_rekey;
 use super::ike_init::NONCE_LEN;
 use super::ike_init::check_nonce;
 use crate::child_sa;
 use crate::child_sa::ChildSa;
+use crate::child_sa::ChildState;
 use crate::child_sa::NewChild;
 use crate::child_sa::Outbound;
 use crate::config::ChildConfig;
@@ -186,6 +188,15 @@ impl ChildRequest {
     /// Gives our SPI back (the Child SA was not created).
     pub(crate) fn abandon(self, cx: &mut SaContext<'_>) {
         cx.tables.esp_spis.remove(&self.spi_in);
+    }
+
+    /// Drops the request but keeps our SPI reserved: the peer may have installed an SA for it,
+    /// which we ask it to delete first ([`Task::DeleteUnused`](super::Task::DeleteUnused)).
+    pub(crate) fn keep_spi(self) {}
+
+    /// Our inbound SPI.
+    pub(crate) fn spi_in(&self) -> Spi {
+        self.spi_in
     }
 
     /// Checks the responder's answer and installs the Child SA ([RFC 7296 §2.9], §3.3.6).
@@ -611,13 +622,24 @@ pub(crate) fn install_child(
             jitter_random: random_u32(cx.crypto)?,
         },
     );
-    if replaces.is_some() && !initiator {
-        // RFC 7296 §2.8: the responder may not send on the new SA before the initiator can
-        // receive on it; it learns that from the first packet the initiator sends on it.
-        child.outbound = Outbound::Pending {
-            deadline: cx.now + config.rekey_outbound_switch,
-        };
-        child.report_first_use = true;
+    if let Some(replaces) = replaces {
+        child.replaces = Some(replaces.old);
+        child.lower_nonce = child_rekey::lower_nonce(keys.nonce_i, keys.nonce_r).to_vec();
+        if !initiator {
+            // RFC 7296 §2.8: the responder may not send on the new SA before the initiator
+            // can receive on it; it learns that from the first packet the initiator sends on
+            // it, or from the DELETE of the old SA. While our own rekey of the same Child SA
+            // runs, which new SA survives is undecided (§2.8.1): no deadline until it is.
+            let colliding = cx
+                .sa
+                .children
+                .get(&replaces.old)
+                .is_some_and(|c| c.state == ChildState::Rekeying);
+            child.outbound = Outbound::Pending {
+                deadline: (!colliding).then(|| cx.now + config.rekey_outbound_switch),
+            };
+            child.report_first_use = true;
+        }
     }
     if let Some(old) = replaces.and_then(|r| cx.sa.children.get(&r.old)) {
         child.resource = old.resource;

@@ -3,6 +3,7 @@
 //!
 //! [RFC 7296 §1.4.1]: https://www.rfc-editor.org/rfc/rfc7296#section-1.4.1
 
+use hitless_sadb::Spi;
 use hitless_wire::ike::DeletePayload;
 use hitless_wire::ike::Payload;
 use hitless_wire::registry::ExchangeType;
@@ -21,6 +22,10 @@ use crate::message::Request;
 /// The initiator of a Child SA delete.
 pub(crate) struct Initiator {
     children: Vec<ChildSaId>,
+    /// Our SPIs of SAs only the peer installed (see [`Task::DeleteUnused`]).
+    ///
+    /// [`Task::DeleteUnused`]: super::Task::DeleteUnused
+    unused: Vec<Spi>,
 }
 
 impl Initiator {
@@ -33,25 +38,33 @@ impl Initiator {
             ChildState::Rekeyed { .. } => {}
             ChildState::Installed | ChildState::Rekeying => sa.state = ChildState::Deleting,
         }
-        let mut body = Body::new();
-        body.push(Payload::Delete(DeletePayload {
-            protocol: ProtocolId::ESP,
-            spis: vec![sa.spi_in.0],
-        }));
+        let spi = sa.spi_in;
         Some((
             Self {
                 children: vec![child],
+                unused: Vec::new(),
             },
-            Request {
-                exchange: ExchangeType::INFORMATIONAL,
-                body,
-            },
+            request(spi),
         ))
+    }
+
+    /// Deletes the SA the peer installed for our inbound SPI `spi`, which we never installed.
+    pub(crate) fn unused(spi: Spi) -> (Self, Request) {
+        (
+            Self {
+                children: Vec::new(),
+                unused: vec![spi],
+            },
+            request(spi),
+        )
     }
 
     /// The initiator of a delete restored from an HA snapshot.
     pub(crate) fn restore(children: Vec<ChildSaId>) -> Self {
-        Self { children }
+        Self {
+            children,
+            unused: Vec::new(),
+        }
     }
 
     /// The Child SAs being deleted.
@@ -63,6 +76,9 @@ impl Initiator {
     /// SAs on the response). The response's Delete payloads need no action; a crossing delete
     /// may already have removed them.
     pub(crate) fn handle_response(self, cx: &mut SaContext<'_>, _response: &Message) -> Flow {
+        for spi in self.unused {
+            cx.tables.esp_spis.remove(&spi);
+        }
         for child in self.children {
             let rekeyed = cx
                 .sa
@@ -75,6 +91,19 @@ impl Initiator {
             }
         }
         Flow::Continue
+    }
+}
+
+/// An INFORMATIONAL request with one Delete payload naming our inbound SPI (§3.11).
+fn request(spi: Spi) -> Request {
+    let mut body = Body::new();
+    body.push(Payload::Delete(DeletePayload {
+        protocol: ProtocolId::ESP,
+        spis: vec![spi.0],
+    }));
+    Request {
+        exchange: ExchangeType::INFORMATIONAL,
+        body,
     }
 }
 
@@ -96,7 +125,7 @@ pub(crate) fn respond(cx: &mut SaContext<'_>, request: &Message) -> Body {
             .find(|c| c.spi_out.0 == spi)
             .map(|c| (c.id, c.state, c.spi_in))
         else {
-            debug!(spi = %hitless_sadb::Spi(spi), "delete for an unknown Child SA");
+            debug!(spi = %Spi(spi), "delete for an unknown Child SA");
             continue;
         };
         let crossing = state == ChildState::Deleting;

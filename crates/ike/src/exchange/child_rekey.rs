@@ -3,12 +3,30 @@
 //! once the initiator is ready; the initiator switches on the response and deletes the old SA;
 //! both keep the old inbound SA for a short linger.
 //!
-//! Collisions ([§2.8.1]) are answered with TEMPORARY_FAILURE for now, and the losing side
-//! retries after a random delay; issue 8 replaces this with the RFC's nonce comparison.
+//! Collisions are resolved as the RFC says:
+//!
+//! - Both peers rekey the same Child SA at once ([§2.8.1]): each answers the other's request as
+//!   usual (the new Child SA it installs as responder waits, without a deadline, for the
+//!   collision to be decided). When its own response arrives, each compares the lower nonces of
+//!   the two exchanges: the exchange holding the lowest of the four nonces created the
+//!   redundant Child SA, and the peer that initiated it deletes it (we never install ours when
+//!   we lose, we only ask the peer to delete it); the winner's Child SA replaces the old one,
+//!   which the winner deletes.
+//! - A rekey of a Child SA we are deleting, or have already replaced, is answered with
+//!   TEMPORARY_FAILURE ([§2.25.1]); one for a Child SA we do not know with CHILD_SA_NOT_FOUND
+//!   naming the SPI ([§2.25]).
+//! - When our rekey fails, a Child SA the peer rekeyed meanwhile is not touched (the peer's
+//!   replacement takes over); after CHILD_SA_NOT_FOUND the Child SA is removed and created
+//!   afresh ([§2.25]); otherwise the old SA keeps carrying traffic and the rekey is retried
+//!   after a random delay. A response we cannot use (a bad proposal, selectors, KE) gets the
+//!   half-installed SA at the peer deleted, so neither side is left with two outbound SAs or
+//!   none.
 //!
 //! [RFC 7296 §1.3.3]: https://www.rfc-editor.org/rfc/rfc7296#section-1.3.3
 //! [§2.8]: https://www.rfc-editor.org/rfc/rfc7296#section-2.8
 //! [§2.8.1]: https://www.rfc-editor.org/rfc/rfc7296#section-2.8.1
+//! [§2.25]: https://www.rfc-editor.org/rfc/rfc7296#section-2.25
+//! [§2.25.1]: https://www.rfc-editor.org/rfc/rfc7296#section-2.25.1
 
 use std::time::Duration;
 
@@ -25,6 +43,7 @@ use hitless_wire::registry::NotifyType;
 use hitless_wire::registry::PayloadType;
 use hitless_wire::registry::ProtocolId;
 use tracing::debug;
+use tracing::info;
 use tracing::warn;
 
 use super::Flow;
@@ -37,12 +56,14 @@ use super::child_create::respond_child;
 use super::ike_init::NONCE_LEN;
 use super::ike_init::check_nonce;
 use crate::child_sa::ChildState;
+use crate::child_sa::Outbound;
 use crate::error::Error;
 use crate::error::PeerMisbehaved;
 use crate::event::DeleteReason;
 use crate::event::Event;
 use crate::event::FailureReason;
 use crate::ids::ChildSaId;
+use crate::ike_sa::IkeSaCore;
 use crate::ike_sa::dispatch::error_body;
 use crate::message::Body;
 use crate::message::Message;
@@ -57,8 +78,23 @@ pub(crate) struct Initiator {
     ke: Option<(KeMethod, Box<dyn KePrivate>)>,
 }
 
+/// How our rekey ended.
+enum Outcome {
+    /// Our new Child SA is installed and carries our traffic.
+    Rekeyed,
+    /// The peer rekeyed the same Child SA and its new Child SA survives ([RFC 7296 §2.8.1]);
+    /// the peer installed ours under our SPI `unused`, which we ask it to delete.
+    ///
+    /// [RFC 7296 §2.8.1]: https://www.rfc-editor.org/rfc/rfc7296#section-2.8.1
+    Lost { winner: ChildSaId, unused: Spi },
+    /// No new Child SA from our exchange. `unused` is our SPI when the peer may have
+    /// installed an SA for it (it answered without an error).
+    Failed { error: Error, unused: Option<Spi> },
+}
+
 impl Initiator {
-    /// Starts rekeying `old`; `None` if it is gone, not installed, or its config is gone.
+    /// Starts rekeying `old`; `None` if it is gone, not installed, its config is gone, or the
+    /// peer already replaced it (its new Child SA waits for the switch).
     pub(crate) fn start(
         cx: &mut SaContext<'_>,
         old: ChildSaId,
@@ -68,6 +104,10 @@ impl Initiator {
             return Ok(None);
         };
         if child.state != ChildState::Installed {
+            return Ok(None);
+        }
+        if let Some(successor) = cx.sa.peer_successor(old) {
+            debug!(child = %old, %successor, "not rekeying: the peer already replaced it");
             return Ok(None);
         }
         let Some(config) = connection.child(&child.name) else {
@@ -135,52 +175,62 @@ impl Initiator {
         )))
     }
 
-    /// On success the new SA carries our traffic and the old one is deleted; on failure the
-    /// old one stays in use.
+    /// On success the new SA carries our traffic and the old one is deleted; after a lost
+    /// collision the peer's new SA takes over and ours is deleted; on failure the old one
+    /// stays in use.
     pub(crate) fn handle_response(self, cx: &mut SaContext<'_>, response: &Message) -> Flow {
         let old = self.old;
         let name = self.request.name().to_owned();
         match self.finish(cx, response) {
-            Ok(_) => Flow::Queue(Task::DeleteChild(old)),
-            Err(error) => {
+            Outcome::Rekeyed => {
+                if cx.sa.children.contains_key(&old) {
+                    Flow::Queue(Task::DeleteChild(old))
+                } else {
+                    // The peer deleted the old SA while our request was on its way.
+                    Flow::Continue
+                }
+            }
+            Outcome::Lost { winner, unused } => {
+                // RFC 7296 §2.8.1: the peer created the surviving SA and deletes the old one;
+                // we delete the redundant one we created.
+                info!(child = %old, %winner, "rekey collision lost; the peer's new Child SA \
+                    survives");
+                await_switch(cx.sa, cx.now, old, winner);
+                Flow::Queue(Task::DeleteUnused(unused))
+            }
+            Outcome::Failed { error, unused } => {
                 warn!(child = %old, %error, "Child SA rekey failed");
                 cx.tables.counters.bump(error.counter());
                 cx.out.event(Event::ChildSaFailed {
                     ike: cx.sa.id,
-                    name,
+                    name: name.clone(),
                     reason: FailureReason::Protocol(error.clone()),
                 });
-                if error == Error::PeerError(NotifyType::CHILD_SA_NOT_FOUND) {
-                    // RFC 7296 §2.25: the peer no longer has it; neither should we.
-                    cx.sa
-                        .remove_child(cx.out, cx.tables, old, DeleteReason::Peer);
-                    return Flow::Continue;
+                let flow = after_failure(cx, old, &name, &error);
+                match unused {
+                    Some(spi) => Flow::Queue(Task::DeleteUnused(spi)),
+                    None => flow,
                 }
-                let retry = match error {
-                    Error::PeerError(NotifyType::TEMPORARY_FAILURE) => {
-                        // RFC 7296 §2.25: try again a little later, at a random moment.
-                        let jitter = random_u32(cx.crypto).unwrap_or(0) % 10_000;
-                        Some(cx.now + RETRY_DELAY + Duration::from_millis(u64::from(jitter)))
-                    }
-                    _ => None,
-                };
-                if let Some(child) = cx.sa.children.get_mut(&old) {
-                    child.state = ChildState::Installed;
-                    child.rekey_at = retry;
-                }
-                Flow::Continue
             }
         }
     }
 
-    fn finish(self, cx: &mut SaContext<'_>, response: &Message) -> Result<ChildSaId, Error> {
+    fn finish(self, cx: &mut SaContext<'_>, response: &Message) -> Outcome {
         let Self {
-            request, nonce, ke, ..
+            old,
+            request,
+            nonce,
+            ke,
         } = self;
-        let outcome = (|| {
-            if let Some(error) = response.error_notify() {
-                return Err(Error::PeerError(error));
-            }
+        if let Some(error) = response.error_notify() {
+            request.abandon(cx);
+            return Outcome::Failed {
+                error: Error::PeerError(error),
+                unused: None,
+            };
+        }
+        let unused = request.spi_in();
+        let values = (|| {
             let nonce_r = check_nonce(response)?.to_vec();
             let shared = match ke {
                 Some((method, private)) => {
@@ -196,55 +246,88 @@ impl Initiator {
             };
             Ok((nonce_r, shared))
         })();
-        let (nonce_r, shared) = match outcome {
+        let (nonce_r, shared) = match values {
             Ok(values) => values,
             Err(error) => {
-                request.abandon(cx);
-                return Err(error);
+                // Keep the SPI reserved until the peer deleted what it installed for it.
+                request.keep_spi();
+                return Outcome::Failed {
+                    error,
+                    unused: Some(unused),
+                };
             }
         };
+        // RFC 7296 §2.8.1: if the peer rekeyed the same Child SA, the new SA created with the
+        // lowest of the four nonces is redundant, and its creator deletes it.
+        if let Some(winner) = cx.sa.peer_successor(old) {
+            let ours = lower_nonce(&nonce, &nonce_r);
+            let theirs = cx.sa.children[&winner].lower_nonce.as_slice();
+            if ours < theirs {
+                request.keep_spi();
+                return Outcome::Lost { winner, unused };
+            }
+            info!(child = %old, redundant = %winner, "rekey collision won");
+        }
         let keys = KeyInput {
             shared: shared.expose(),
             nonce_i: &nonce,
             nonce_r: &nonce_r,
         };
-        request.complete(cx, response, &keys).map_err(|failed| {
-            let (request, error) = *failed;
-            request.abandon(cx);
-            error
-        })
+        match request.complete(cx, response, &keys) {
+            Ok(_) => Outcome::Rekeyed,
+            Err(failed) => {
+                let (request, error) = *failed;
+                request.keep_spi();
+                Outcome::Failed {
+                    error,
+                    unused: Some(unused),
+                }
+            }
+        }
     }
 }
 
 /// Answers a rekey request ([RFC 7296 §1.3.3]): installs the new Child SA in the old one's slot
-/// with its outbound SA unrouted until the initiator is ready.
+/// with its outbound SA unrouted until the initiator is ready. `ike_busy` when we are rekeying
+/// or deleting the IKE SA ([RFC 7296 §2.25.2]: TEMPORARY_FAILURE).
 ///
 /// [RFC 7296 §1.3.3]: https://www.rfc-editor.org/rfc/rfc7296#section-1.3.3
-pub(crate) fn respond(cx: &mut SaContext<'_>, request: &Message) -> Body {
+/// [RFC 7296 §2.25.2]: https://www.rfc-editor.org/rfc/rfc7296#section-2.25.2
+pub(crate) fn respond(cx: &mut SaContext<'_>, request: &Message, ike_busy: bool) -> Body {
+    let mut not_found = None;
     let result = (|| {
         let notify = request
             .notify(NotifyType::REKEY_SA)
             .ok_or(PeerMisbehaved::MissingPayload(PayloadType::NOTIFY))?;
-        if notify.protocol != ProtocolId::ESP {
-            return Err(Error::ChildSaNotFound);
+        if notify.protocol != ProtocolId::ESP && notify.protocol != ProtocolId::AH {
+            return Err(PeerMisbehaved::BadRekeyNotify.into());
         }
         let spi = <[u8; 4]>::try_from(notify.spi.as_slice())
             .map(|b| Spi(u32::from_be_bytes(b)))
             .map_err(|_| PeerMisbehaved::BadSpiSize)?;
-        // The peer names the SA by its inbound SPI: our outbound.
-        let old = cx
+        if ike_busy {
+            // RFC 7296 §2.25.2: not while we rekey or delete the IKE SA.
+            return Err(Error::TemporaryFailure);
+        }
+        // The peer names the SA by its inbound SPI: our outbound. We have no AH SAs.
+        let Some(old) = cx
             .sa
             .children
             .values()
-            .find(|c| c.spi_out == spi)
-            .ok_or(Error::ChildSaNotFound)?;
+            .find(|c| c.spi_out == spi && notify.protocol == ProtocolId::ESP)
+        else {
+            not_found = Some(notify.clone());
+            return Err(Error::ChildSaNotFound);
+        };
         match old.state {
-            ChildState::Installed => {}
-            // RFC 7296 §2.25.1: a rekey of an SA we are deleting gets TEMPORARY_FAILURE; a
-            // simultaneous rekey is refused the same way until issue 8 resolves collisions
-            // by nonce (§2.8.1).
-            ChildState::Deleting | ChildState::Rekeying => return Err(Error::TemporaryFailure),
-            ChildState::Rekeyed { .. } => return Err(Error::ChildSaNotFound),
+            // RFC 7296 §2.25.1: a simultaneous rekey is answered as usual; §2.8.1 decides
+            // later which of the two new SAs survives.
+            ChildState::Installed | ChildState::Rekeying => {}
+            // RFC 7296 §2.25.1: a rekey of an SA we are closing (deleting it, or deleting it
+            // after we replaced it) gets TEMPORARY_FAILURE.
+            ChildState::Deleting | ChildState::Rekeyed { .. } => {
+                return Err(Error::TemporaryFailure);
+            }
         }
         let replaces = Replaces {
             old: old.id,
@@ -254,17 +337,122 @@ pub(crate) fn respond(cx: &mut SaContext<'_>, request: &Message) -> Body {
         let nonce_i = check_nonce(request)?.to_vec();
         let mut nonce_r = vec![0; NONCE_LEN];
         cx.crypto.fill_random(&mut nonce_r)?;
-        respond_child(cx, request, &nonce_i, (&nonce_r, false), Some(&replaces))
+        let answer = respond_child(cx, request, &nonce_i, (&nonce_r, false), Some(&replaces))?;
+        if let Some(old) = cx.sa.children.get_mut(&replaces.old)
+            && old.state == ChildState::Installed
+        {
+            // Replaced: it carries traffic until the switch, but is not rekeyed again.
+            old.rekey_at = None;
+        }
+        Ok(answer)
     })();
     match result {
         Ok((_, payloads)) => Body { payloads },
         Err(error) => {
             debug!(%error, "refusing Child SA rekey");
             cx.tables.counters.bump(error.counter());
-            error_body(&error)
+            match (error, not_found) {
+                // RFC 7296 §2.25: CHILD_SA_NOT_FOUND carries the SPI of the REKEY_SA notify.
+                (Error::ChildSaNotFound, Some(rekey)) => {
+                    let mut body = Body::new();
+                    body.push(Payload::Notify(NotifyPayload {
+                        protocol: rekey.protocol,
+                        spi: rekey.spi,
+                        notify_type: NotifyType::CHILD_SA_NOT_FOUND,
+                        data: Vec::new(),
+                    }));
+                    body
+                }
+                (error, _) => error_body(&error),
+            }
         }
     }
 }
 
-/// The least wait before retrying a rekey the peer refused with TEMPORARY_FAILURE.
+/// What a failed rekey of `old` leaves behind ([RFC 7296 §2.25]).
+fn after_failure(cx: &mut SaContext<'_>, old: ChildSaId, name: &str, error: &Error) -> Flow {
+    let Some(child) = cx.sa.children.get(&old) else {
+        // The peer deleted it meanwhile (§2.25.1): nothing to retry.
+        return Flow::Continue;
+    };
+    if matches!(child.state, ChildState::Rekeyed { .. }) {
+        // Replaced meanwhile (the peer's rekey of it took over).
+        return Flow::Continue;
+    }
+    if let Some(winner) = cx.sa.peer_successor(old) {
+        // The peer rekeyed it successfully and did not see our request as a collision (it
+        // answered TEMPORARY_FAILURE or CHILD_SA_NOT_FOUND): its new SA takes over.
+        info!(child = %old, %winner, "the peer rekeyed the Child SA meanwhile");
+        await_switch(cx.sa, cx.now, old, winner);
+        return Flow::Continue;
+    }
+    if *error == Error::PeerError(NotifyType::CHILD_SA_NOT_FOUND) {
+        // RFC 7296 §2.25: the peer lost it; delete it silently and create it from scratch.
+        cx.sa
+            .remove_child(cx.out, cx.tables, old, DeleteReason::Peer);
+        if cx.sa.connection.child(name).is_some() {
+            return Flow::Queue(Task::CreateChild(name.to_owned()));
+        }
+        return Flow::Continue;
+    }
+    // RFC 7296 §2.25: after TEMPORARY_FAILURE we MUST wait before retrying; any other
+    // failure is retried the same way, the old SA carrying traffic meanwhile.
+    let jitter = random_u32(cx.crypto).unwrap_or(0) % RETRY_JITTER_MS;
+    let retry = cx.now + RETRY_DELAY + Duration::from_millis(u64::from(jitter));
+    if let Some(child) = cx.sa.children.get_mut(&old) {
+        child.state = ChildState::Installed;
+        child.rekey_at = Some(retry);
+    }
+    Flow::Continue
+}
+
+/// The peer's new Child SA `winner` replaces `old`: `old` carries traffic until the switch and
+/// is not rekeyed again; the switch deadline (held while the collision was undecided) runs.
+fn await_switch(sa: &mut IkeSaCore, now: std::time::Instant, old: ChildSaId, winner: ChildSaId) {
+    if let Some(child) = sa.children.get_mut(&old)
+        && child.state == ChildState::Rekeying
+    {
+        child.state = ChildState::Installed;
+        child.rekey_at = None;
+    }
+    if let Some(child) = sa.children.get_mut(&winner)
+        && child.outbound == (Outbound::Pending { deadline: None })
+    {
+        let switch = sa
+            .connection
+            .child(&child.name)
+            .map_or(DEFAULT_SWITCH, |c| c.rekey_outbound_switch);
+        child.outbound = Outbound::Pending {
+            deadline: Some(now + switch),
+        };
+    }
+}
+
+/// The lower of an exchange's two nonces: "lowest" compares octet by octet, and a nonce that
+/// is a prefix of the other is the lower ([RFC 7296 §2.8.1]), which is slice order.
+///
+/// [RFC 7296 §2.8.1]: https://www.rfc-editor.org/rfc/rfc7296#section-2.8.1
+pub(crate) fn lower_nonce<'a>(a: &'a [u8], b: &'a [u8]) -> &'a [u8] {
+    a.min(b)
+}
+
+/// The least wait before retrying a rekey that failed.
 const RETRY_DELAY: Duration = Duration::from_secs(5);
+/// Up to this much more, at random, so both peers do not retry in step.
+const RETRY_JITTER_MS: u32 = 10_000;
+/// The switch deadline when the Child SA config is gone.
+const DEFAULT_SWITCH: Duration = Duration::from_secs(10);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lower_nonce_compares_octet_by_octet() {
+        assert_eq!(lower_nonce(&[1, 255], &[2, 0]), &[1, 255]);
+        assert_eq!(lower_nonce(&[2, 0, 0], &[1, 255]), &[1, 255]);
+        // A prefix is the lower (not compared as integers).
+        assert_eq!(lower_nonce(&[5, 5], &[5, 5, 0]), &[5, 5]);
+        assert_eq!(lower_nonce(&[0, 9, 9], &[1]), &[0, 9, 9]);
+    }
+}

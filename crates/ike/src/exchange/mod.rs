@@ -16,7 +16,10 @@ use hitless_wire::registry::ExchangeType;
 use hitless_wire::registry::NotifyType;
 use hitless_wire::registry::ProtocolId;
 
+use hitless_sadb::Spi;
+
 use crate::auth::PeerAuthenticated;
+use crate::child_sa::ChildState;
 use crate::config::Config;
 use crate::config::Connection;
 use crate::error::Error;
@@ -63,6 +66,12 @@ pub(crate) enum Task {
     CreateChild(String),
     /// Delete a Child SA.
     DeleteChild(ChildSaId),
+    /// Ask the peer to delete the SA it installed for our inbound SPI, which we never
+    /// installed: the redundant Child SA of a rekey collision we lost ([RFC 7296 §2.8.1]), or
+    /// one from a response we could not use.
+    ///
+    /// [RFC 7296 §2.8.1]: https://www.rfc-editor.org/rfc/rfc7296#section-2.8.1
+    DeleteUnused(Spi),
     /// Rekey a Child SA.
     RekeyChild(ChildSaId),
     /// Delete the IKE SA.
@@ -117,6 +126,10 @@ impl Task {
                 .map(|(i, r)| (Initiating::ChildRekey(i), r)),
             Self::DeleteChild(child) => child_delete::Initiator::start(cx, child)
                 .map(|(i, r)| (Initiating::ChildDelete(i), r)),
+            Self::DeleteUnused(spi) => {
+                let (i, r) = child_delete::Initiator::unused(spi);
+                Some((Initiating::ChildDelete(i), r))
+            }
             Self::DeleteIke => {
                 let (i, r) = ike_delete::Initiator::start(cx);
                 Some((Initiating::IkeDelete(i), r))
@@ -183,17 +196,30 @@ pub(crate) fn respond(
 ) -> (Body, Flow) {
     match request.header.exchange {
         ExchangeType::CREATE_CHILD_SA => {
+            // RFC 7296 §2.25.2: while we rekey or delete the IKE SA (or it was replaced), a
+            // request to create or rekey a Child SA gets TEMPORARY_FAILURE.
+            let ike_busy = matches!(
+                established.active,
+                Some(Initiating::IkeRekey(_) | Initiating::IkeDelete(_))
+            ) || cx.sa.superseded.is_some();
             let body = if request.has_notify(NotifyType::REKEY_SA) {
-                child_rekey::respond(cx, request)
+                child_rekey::respond(cx, request, ike_busy)
             } else if request
                 .sa()
                 .is_some_and(|sa| sa.proposals.iter().any(|p| p.protocol == ProtocolId::IKE))
             {
-                let busy = matches!(
-                    established.active,
-                    Some(Initiating::IkeRekey(_) | Initiating::IkeDelete(_))
-                );
+                // Not while a Child SA exchange of ours is open either: its outcome belongs
+                // to this IKE SA (strongSwan does the same).
+                let busy =
+                    established.active.is_some()
+                        && !matches!(established.active, Some(Initiating::Dpd(_)))
+                        || cx.sa.children.values().any(|c| {
+                            matches!(c.state, ChildState::Rekeying | ChildState::Deleting)
+                        });
                 ike_rekey::respond(cx, &established.peer, request, busy)
+            } else if ike_busy {
+                tracing::debug!("refusing a new Child SA while the IKE SA is rekeyed");
+                Body::error(NotifyType::TEMPORARY_FAILURE, Vec::new())
             } else {
                 child_create::respond(cx, request)
             };

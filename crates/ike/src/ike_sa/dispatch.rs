@@ -409,8 +409,11 @@ impl IkeSa {
             let Some(child) = self.core.children.get_mut(&id) else {
                 continue;
             };
-            if let Outbound::Pending { deadline } = child.outbound
+            if let Outbound::Pending {
+                deadline: Some(deadline),
+            } = child.outbound
                 && deadline <= now
+                && child.state == ChildState::Installed
             {
                 // RFC 7296 §2.8: the initiator neither used the new SA nor deleted the old one
                 // in time; switch anyway.

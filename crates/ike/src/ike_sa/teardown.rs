@@ -2,8 +2,6 @@
 
 use std::time::Instant;
 
-use hitless_sadb::Direction;
-use hitless_sadb::SaCommand;
 use tracing::info;
 use tracing::warn;
 
@@ -59,8 +57,8 @@ impl IkeSa {
 
 impl IkeSaCore {
     /// The initiator of a rekey, or a responder that switched: every other Child SA in the
-    /// new one's slot stops sending (its outbound SA goes) and its inbound SA lingers for
-    /// packets in flight ([RFC 7296 §2.8]).
+    /// new one's slot (the replaced one, and a redundant one from a rekey collision) stops
+    /// sending, and its inbound SA lingers for packets in flight ([RFC 7296 §2.8]).
     ///
     /// [RFC 7296 §2.8]: https://www.rfc-editor.org/rfc/rfc7296#section-2.8
     pub(crate) fn retire_predecessors(
@@ -79,25 +77,20 @@ impl IkeSaCore {
             {
                 continue;
             }
-            old.state = ChildState::Rekeyed {
-                until: now + old.linger,
-            };
-            old.rekey_at = None;
-            old.expire_at = None;
-            out.sa(SaCommand::DeleteSa {
-                spi: old.spi_out,
-                direction: Direction::Outbound,
-            });
+            old.retire(out, now);
         }
     }
 
     /// A rekey responder learned that the initiator is ready: route the new outbound SA and
-    /// retire the old one (RFC 7296 §2.8). Does nothing if `new` is already routed.
+    /// retire the old one (RFC 7296 §2.8). Does nothing unless `new` is installed and waits
+    /// for the switch.
     pub(crate) fn switch_outbound(&mut self, out: &mut OutputQueue, now: Instant, new: ChildSaId) {
         let Some(child) = self.children.get_mut(&new) else {
             return;
         };
-        if child.outbound == Outbound::Routed {
+        if child.state != ChildState::Installed
+            || !matches!(child.outbound, Outbound::Pending { .. })
+        {
             return;
         }
         child.outbound = Outbound::Routed;
@@ -112,8 +105,22 @@ impl IkeSaCore {
         self.children
             .values()
             .find(|c| {
-                c.id != old && c.reqid == reqid && matches!(c.outbound, Outbound::Pending { .. })
+                c.id != old
+                    && c.reqid == reqid
+                    && c.state == ChildState::Installed
+                    && matches!(c.outbound, Outbound::Pending { .. })
             })
+            .map(|c| c.id)
+    }
+
+    /// The Child SA the peer created by rekeying `old` that is still installed: the passive
+    /// side of a rekey collision while our own rekey of `old` runs ([RFC 7296 §2.8.1]).
+    ///
+    /// [RFC 7296 §2.8.1]: https://www.rfc-editor.org/rfc/rfc7296#section-2.8.1
+    pub(crate) fn peer_successor(&self, old: ChildSaId) -> Option<ChildSaId> {
+        self.children
+            .values()
+            .find(|c| c.replaces == Some(old) && !c.initiator && c.state == ChildState::Installed)
             .map(|c| c.id)
     }
 
@@ -131,7 +138,9 @@ impl IkeSaCore {
     }
 
     /// Removes one Child SA: its SAs, its policy unless a sibling (its rekeyed successor or
-    /// predecessor) still uses the slot, its table entries, and reports it.
+    /// predecessor) still uses the slot, its table entries, and reports it. If it carried the
+    /// slot's traffic and a successor waits for the switch (RFC 7296 §2.8), the successor
+    /// takes the traffic first, since nothing else can.
     pub(crate) fn remove_child(
         &mut self,
         out: &mut OutputQueue,
@@ -139,6 +148,14 @@ impl IkeSaCore {
         id: ChildSaId,
         reason: DeleteReason,
     ) -> Option<ChildSa> {
+        if self.children.get(&id)?.outbound == Outbound::Routed
+            && let Some(successor) = self.pending_successor(id)
+            && let Some(next) = self.children.get_mut(&successor)
+        {
+            next.outbound = Outbound::Routed;
+            next.route(out);
+            info!(child = %successor, "outbound switched to the new Child SA");
+        }
         let child = self.children.remove(&id)?;
         let shared_slot = self.children.values().any(|c| c.reqid == child.reqid);
         child.uninstall(out, !shared_slot);

@@ -40,6 +40,8 @@ use hitless_sadb::SaSpec;
 use hitless_sadb::Spi;
 use hitless_sadb::TrafficSelector;
 
+pub mod explore;
+
 /// Address of node `a`.
 pub const A_IP: [u8; 4] = [192, 0, 2, 1];
 /// Address of node `b`.
