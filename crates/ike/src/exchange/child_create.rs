@@ -32,6 +32,7 @@ use tracing::warn;
 
 use super::Flow;
 use super::SaContext;
+use super::Task;
 use super::child_rekey;
 use super::ike_init::NONCE_LEN;
 use super::ike_init::check_nonce;
@@ -328,28 +329,37 @@ impl Initiator {
         )))
     }
 
-    /// Handles the response: installs the Child SA or reports why not.
+    /// Handles the response: installs the Child SA or reports why not. When the peer answered
+    /// without an error but we cannot use the answer, it may have installed the Child SA: it
+    /// gets a DELETE for our SPI, so that it does not send on an SA we never installed.
     pub(crate) fn handle_response(self, cx: &mut SaContext<'_>, response: &Message) -> Flow {
         let name = self.request.name().to_owned();
-        let result = self.finish(cx, response);
-        if let Err(error) = result {
-            warn!(child = %name, %error, "Child SA not created");
-            cx.tables.counters.bump(error.counter());
-            cx.out.event(Event::ChildSaFailed {
-                ike: cx.sa.id,
-                name,
-                reason: FailureReason::Protocol(error),
-            });
+        match self.finish(cx, response) {
+            Ok(_) => Flow::Continue,
+            Err((error, unused)) => failed(cx, name, error, unused),
         }
-        Flow::Continue
     }
 
-    fn finish(self, cx: &mut SaContext<'_>, response: &Message) -> Result<ChildSaId, Error> {
+    /// The response could not even be parsed: the exchange failed.
+    pub(crate) fn abort(self, cx: &mut SaContext<'_>, error: Error) -> Flow {
+        let name = self.request.name().to_owned();
+        let unused = self.request.spi_in();
+        self.request.keep_spi();
+        failed(cx, name, error, Some(unused))
+    }
+
+    fn finish(
+        self,
+        cx: &mut SaContext<'_>,
+        response: &Message,
+    ) -> Result<ChildSaId, (Error, Option<Spi>)> {
         let Self { request, nonce, ke } = self;
+        if let Some(error) = response.error_notify() {
+            request.abandon(cx);
+            return Err((Error::PeerError(error), None));
+        }
+        let unused = request.spi_in();
         let outcome = (|| {
-            if let Some(error) = response.error_notify() {
-                return Err(Error::PeerError(error));
-            }
             let nonce_r = check_nonce(response)?.to_vec();
             let shared = match ke {
                 Some((method, private)) => {
@@ -368,8 +378,8 @@ impl Initiator {
         let (nonce_r, shared) = match outcome {
             Ok(values) => values,
             Err(error) => {
-                request.abandon(cx);
-                return Err(error);
+                request.keep_spi();
+                return Err((error, Some(unused)));
             }
         };
         let keys = KeyInput {
@@ -379,9 +389,25 @@ impl Initiator {
         };
         request.complete(cx, response, &keys).map_err(|failed| {
             let (request, error) = *failed;
-            request.abandon(cx);
-            error
+            request.keep_spi();
+            (error, Some(unused))
         })
+    }
+}
+
+/// Reports a Child SA that was not created, and asks the peer to delete what it may have
+/// installed for our SPI `unused`.
+fn failed(cx: &mut SaContext<'_>, name: String, error: Error, unused: Option<Spi>) -> Flow {
+    warn!(child = %name, %error, "Child SA not created");
+    cx.tables.counters.bump(error.counter());
+    cx.out.event(Event::ChildSaFailed {
+        ike: cx.sa.id,
+        name,
+        reason: FailureReason::Protocol(error),
+    });
+    match unused {
+        Some(spi) => Flow::Queue(Task::DeleteUnused(spi)),
+        None => Flow::Continue,
     }
 }
 

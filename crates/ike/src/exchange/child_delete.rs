@@ -76,6 +76,11 @@ impl Initiator {
     /// SAs on the response). The response's Delete payloads need no action; a crossing delete
     /// may already have removed them.
     pub(crate) fn handle_response(self, cx: &mut SaContext<'_>, _response: &Message) -> Flow {
+        self.finish(cx)
+    }
+
+    /// The peer processed the delete.
+    pub(crate) fn finish(self, cx: &mut SaContext<'_>) -> Flow {
         for spi in self.unused {
             cx.tables.esp_spis.remove(&spi);
         }

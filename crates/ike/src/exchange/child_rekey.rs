@@ -181,38 +181,21 @@ impl Initiator {
     pub(crate) fn handle_response(self, cx: &mut SaContext<'_>, response: &Message) -> Flow {
         let old = self.old;
         let name = self.request.name().to_owned();
-        match self.finish(cx, response) {
-            Outcome::Rekeyed => {
-                if cx.sa.children.contains_key(&old) {
-                    Flow::Queue(Task::DeleteChild(old))
-                } else {
-                    // The peer deleted the old SA while our request was on its way.
-                    Flow::Continue
-                }
-            }
-            Outcome::Lost { winner, unused } => {
-                // RFC 7296 §2.8.1: the peer created the surviving SA and deletes the old one;
-                // we delete the redundant one we created.
-                info!(child = %old, %winner, "rekey collision lost; the peer's new Child SA \
-                    survives");
-                await_switch(cx.sa, cx.now, old, winner);
-                Flow::Queue(Task::DeleteUnused(unused))
-            }
-            Outcome::Failed { error, unused } => {
-                warn!(child = %old, %error, "Child SA rekey failed");
-                cx.tables.counters.bump(error.counter());
-                cx.out.event(Event::ChildSaFailed {
-                    ike: cx.sa.id,
-                    name: name.clone(),
-                    reason: FailureReason::Protocol(error.clone()),
-                });
-                let flow = after_failure(cx, old, &name, &error);
-                match unused {
-                    Some(spi) => Flow::Queue(Task::DeleteUnused(spi)),
-                    None => flow,
-                }
-            }
-        }
+        let outcome = self.finish(cx, response);
+        conclude(cx, old, &name, outcome)
+    }
+
+    /// The response could not even be parsed: the rekey failed.
+    pub(crate) fn abort(self, cx: &mut SaContext<'_>, error: Error) -> Flow {
+        let old = self.old;
+        let name = self.request.name().to_owned();
+        let unused = self.request.spi_in();
+        self.request.keep_spi();
+        let outcome = Outcome::Failed {
+            error,
+            unused: Some(unused),
+        };
+        conclude(cx, old, &name, outcome)
     }
 
     fn finish(self, cx: &mut SaContext<'_>, response: &Message) -> Outcome {
@@ -283,6 +266,49 @@ impl Initiator {
                     unused: Some(unused),
                 }
             }
+        }
+    }
+}
+
+/// Acts on how our rekey of `old` ended.
+fn conclude(cx: &mut SaContext<'_>, old: ChildSaId, name: &str, outcome: Outcome) -> Flow {
+    match outcome {
+        Outcome::Rekeyed => {
+            if cx.sa.children.contains_key(&old) {
+                Flow::Queue(Task::DeleteChild(old))
+            } else {
+                // The peer deleted the old SA while our request was on its way.
+                Flow::Continue
+            }
+        }
+        Outcome::Lost { winner, unused } => {
+            // RFC 7296 §2.8.1: the peer created the surviving SA and deletes the old one; we
+            // delete the redundant one we created.
+            info!(child = %old, %winner, "rekey collision lost; the peer's new Child SA \
+                survives");
+            await_switch(cx.sa, cx.now, old, winner);
+            Flow::Queue(Task::DeleteUnused(unused))
+        }
+        Outcome::Failed { error, unused } => {
+            warn!(child = %old, %error, "Child SA rekey failed");
+            cx.tables.counters.bump(error.counter());
+            cx.out.event(Event::ChildSaFailed {
+                ike: cx.sa.id,
+                name: name.to_owned(),
+                reason: FailureReason::Protocol(error.clone()),
+            });
+            let flow = after_failure(cx, old, name, &error);
+            let Some(spi) = unused else {
+                return flow;
+            };
+            // The peer may have installed the SA we could not: it goes first.
+            let mut tasks = vec![Task::DeleteUnused(spi)];
+            match flow {
+                Flow::Queue(task) => tasks.push(task),
+                Flow::QueueMany(more) => tasks.extend(more),
+                Flow::Continue | Flow::Deleted(_) => {}
+            }
+            Flow::QueueMany(tasks)
         }
     }
 }
@@ -388,12 +414,19 @@ fn after_failure(cx: &mut SaContext<'_>, old: ChildSaId, name: &str, error: &Err
     }
     if *error == Error::PeerError(NotifyType::CHILD_SA_NOT_FOUND) {
         // RFC 7296 §2.25: the peer lost it; delete it silently and create it from scratch.
-        cx.sa
-            .remove_child(cx.out, cx.tables, old, DeleteReason::Peer);
+        // The peer also gets a DELETE for it, in case it still holds it after all (a stale
+        // copy would otherwise keep a second outbound SA for the same traffic there).
+        let Some(child) = cx
+            .sa
+            .remove_child(cx.out, cx.tables, old, DeleteReason::Peer)
+        else {
+            return Flow::Continue;
+        };
+        let mut tasks = vec![Task::DeleteUnused(child.spi_in)];
         if cx.sa.connection.child(name).is_some() {
-            return Flow::Queue(Task::CreateChild(name.to_owned()));
+            tasks.push(Task::CreateChild(name.to_owned()));
         }
-        return Flow::Continue;
+        return Flow::QueueMany(tasks);
     }
     // RFC 7296 §2.25: after TEMPORARY_FAILURE we MUST wait before retrying; any other
     // failure is retried the same way, the old SA carrying traffic meanwhile.

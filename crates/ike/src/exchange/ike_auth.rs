@@ -174,6 +174,7 @@ impl Initiator {
         };
         established(cx, &peer, response);
         let first = child.as_ref().map(|c| c.name().to_owned());
+        let mut unused = None;
         if let Some(child) = child {
             let keys = KeyInput {
                 shared: &[],
@@ -186,7 +187,13 @@ impl Initiator {
                 // RFC 7296 §1.2: a failed first Child SA leaves the IKE SA up.
                 warn!(child = %name, %error, "first Child SA not created");
                 cx.tables.counters.bump(error.counter());
-                child.abandon(cx);
+                if matches!(error, Error::PeerError(_)) {
+                    child.abandon(cx);
+                } else {
+                    // The peer installed a Child SA we cannot use: it gets a DELETE.
+                    unused = Some(child.spi_in());
+                    child.keep_spi();
+                }
                 cx.out.event(Event::ChildSaFailed {
                     ike: cx.sa.id,
                     name,
@@ -195,6 +202,9 @@ impl Initiator {
             }
         }
         let mut established = Established::new(peer);
+        if let Some(spi) = unused {
+            established.tasks.push_back(Task::DeleteUnused(spi));
+        }
         queue_start_children(cx, first.as_deref(), &mut established);
         Ok(established)
     }

@@ -123,17 +123,13 @@ impl Initiator {
         let new_spi = self.new_spi;
         match self.finish(cx, peer, response) {
             Ok(()) => Flow::Queue(Task::DeleteIke),
-            Err(error) => {
-                warn!(%error, "IKE SA rekey failed");
-                cx.tables.counters.bump(error.counter());
-                cx.tables.ike_spis.remove(&new_spi);
-                // RFC 7296 §2.25: retry later, at a random moment.
-                let jitter = random_u32(cx.crypto).unwrap_or(0) % 10_000;
-                cx.sa.rekey_at =
-                    Some(cx.now + RETRY_DELAY + Duration::from_millis(u64::from(jitter)));
-                Flow::Continue
-            }
+            Err(error) => failed(cx, new_spi, &error),
         }
+    }
+
+    /// The response could not even be parsed: the rekey failed.
+    pub(crate) fn abort(self, cx: &mut SaContext<'_>, error: &Error) -> Flow {
+        failed(cx, self.new_spi, error)
     }
 
     fn finish(
@@ -173,6 +169,17 @@ impl Initiator {
             peer,
         )
     }
+}
+
+/// Our rekey failed: the old IKE SA stays and tries again later.
+fn failed(cx: &mut SaContext<'_>, new_spi: u64, error: &Error) -> Flow {
+    warn!(%error, "IKE SA rekey failed");
+    cx.tables.counters.bump(error.counter());
+    cx.tables.ike_spis.remove(&new_spi);
+    // RFC 7296 §2.25: retry later, at a random moment.
+    let jitter = random_u32(cx.crypto).unwrap_or(0) % 10_000;
+    cx.sa.rekey_at = Some(cx.now + RETRY_DELAY + Duration::from_millis(u64::from(jitter)));
+    Flow::Continue
 }
 
 /// Answers a request to rekey the IKE SA ([RFC 7296 §1.3.2]).

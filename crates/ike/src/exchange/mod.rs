@@ -108,6 +108,8 @@ pub(crate) enum Flow {
     Continue,
     /// It goes on, with this task queued (the delete that follows a rekey).
     Queue(Task),
+    /// It goes on, with these tasks queued in order.
+    QueueMany(Vec<Task>),
     /// It is deleted (cleanly: the peer knows).
     Deleted(crate::event::DeleteReason),
 }
@@ -162,6 +164,21 @@ impl Initiating {
             Self::IkeDelete(i) => i.handle_response(cx, response),
             Self::Dpd(i) => i.handle_response(cx, response),
             Self::Unresumable(_) => Flow::Continue,
+        }
+    }
+
+    /// The response to our request is authentic but cannot be parsed: the exchange failed,
+    /// the IKE SA goes on. A Child SA the peer may have installed for us is deleted, and a
+    /// Child SA rekey leaves the old SA in use (issue 8: never two outbound SAs, or none).
+    pub(crate) fn abort(self, cx: &mut SaContext<'_>, error: Error) -> Flow {
+        match self {
+            Self::ChildCreate(i) => i.abort(cx, error),
+            Self::ChildRekey(i) => i.abort(cx, error),
+            Self::IkeRekey(i) => i.abort(cx, &error),
+            // The peer processed our delete; what it answered does not matter (§1.4.1).
+            Self::ChildDelete(i) => i.finish(cx),
+            Self::IkeDelete(_) => Flow::Deleted(crate::event::DeleteReason::Local),
+            Self::Dpd(_) | Self::Unresumable(_) => Flow::Continue,
         }
     }
 

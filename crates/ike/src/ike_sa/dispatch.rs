@@ -166,6 +166,18 @@ impl IkeSa {
             Ok(message) => message,
             Err(Decode::Drop) => return,
             Err(Decode::Malformed(error)) => {
+                if let IkeSaState::Established(established) = &mut self.state
+                    && let Some(active) = established.active.take()
+                {
+                    // Authentic but unparseable: the exchange failed, not the IKE SA (a
+                    // Child SA rekey keeps the old SA, issue 8).
+                    warn!(%error, "malformed response; the exchange failed");
+                    env.tables.counters.bump(ErrorCounter::Malformed);
+                    self.core.window.response_received();
+                    let flow = active.abort(&mut env.cx(&mut self.core), Error::Malformed(error));
+                    self.follow(env, flow);
+                    return;
+                }
                 warn!(%error, "malformed response; the IKE SA cannot continue");
                 self.fail(env, FailureReason::Protocol(Error::Malformed(error)));
                 return;
@@ -188,11 +200,7 @@ impl IkeSa {
                     None => Flow::Continue,
                 };
                 self.state = IkeSaState::Established(established);
-                match flow {
-                    Flow::Deleted(reason) => self.close(env, reason),
-                    Flow::Queue(task) => self.queue(env, task),
-                    Flow::Continue => {}
-                }
+                self.follow(env, flow);
                 return;
             }
             other => other,
@@ -279,11 +287,7 @@ impl IkeSa {
                     exchange::respond(&mut env.cx(&mut self.core), &established, &message);
                 self.state = IkeSaState::Established(established);
                 self.respond(env, datagram, header.exchange, header.message_id, &body);
-                match flow {
-                    Flow::Deleted(reason) => self.close(env, reason),
-                    Flow::Queue(task) => self.queue(env, task),
-                    Flow::Continue => {}
-                }
+                self.follow(env, flow);
             }
             other => {
                 // RFC 7296 §2.2: e.g. a request while our IKE_AUTH is in flight. Left
@@ -548,6 +552,20 @@ impl IkeSa {
             local: core.local,
             remote: core.remote,
         });
+    }
+
+    /// Does what an exchange step asked for.
+    fn follow(&mut self, env: &mut Env<'_>, flow: Flow) {
+        match flow {
+            Flow::Deleted(reason) => self.close(env, reason),
+            Flow::Queue(task) => self.queue(env, task),
+            Flow::QueueMany(tasks) => {
+                for task in tasks {
+                    self.queue(env, task);
+                }
+            }
+            Flow::Continue => {}
+        }
     }
 
     fn drop_message(&mut self, env: &mut Env<'_>, reason: ErrorCounter) {

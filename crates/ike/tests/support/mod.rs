@@ -41,6 +41,7 @@ use hitless_sadb::Spi;
 use hitless_sadb::TrafficSelector;
 
 pub mod explore;
+pub mod tamper;
 
 /// Address of node `a`.
 pub const A_IP: [u8; 4] = [192, 0, 2, 1];
