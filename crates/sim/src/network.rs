@@ -175,6 +175,11 @@ impl Network {
         self.nats.insert(node, Nat::new(public));
     }
 
+    /// The NAT in front of `node`.
+    pub fn nat(&self, node: NodeId) -> Option<&Nat> {
+        self.nats.get(&node)
+    }
+
     /// The NAT in front of `node`, to inspect or rebind it.
     pub fn nat_mut(&mut self, node: NodeId) -> Option<&mut Nat> {
         self.nats.get_mut(&node)

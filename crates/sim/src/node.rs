@@ -76,6 +76,8 @@ pub struct Node {
     pub ike: Endpoint,
     /// The SA backend.
     pub backend: Backend,
+    /// The crypto provider its engine and data plane use.
+    pub crypto: Arc<CryptoProvider>,
     /// Every event the engine emitted, with the virtual time.
     pub events: Vec<(Duration, Event)>,
     /// Every command the backend refused, with the virtual time and the reason.
@@ -155,6 +157,7 @@ impl Node {
             name: name.to_owned(),
             ike: Endpoint::new(Arc::clone(&config.ike), Arc::clone(&crypto)),
             backend: Backend::new(&config, &crypto),
+            crypto,
             events: Vec::new(),
             backend_errors: Vec::new(),
             config,
@@ -197,7 +200,8 @@ impl Node {
         self.restarts += 1;
         let crypto = self.config.provider(seed, &self.name, self.restarts);
         self.backend = Backend::new(&self.config, &crypto);
-        self.ike = Endpoint::new(Arc::clone(&self.config.ike), crypto);
+        self.ike = Endpoint::new(Arc::clone(&self.config.ike), Arc::clone(&crypto));
+        self.crypto = crypto;
         self.crashed = false;
         self.gone.clear();
     }

@@ -34,6 +34,7 @@ use hitless_sadb::Spi;
 use hitless_wire::esp::NON_ESP_MARKER;
 use hitless_wire::esp::Udp4500;
 use hitless_wire::registry::ExchangeType;
+use hitless_wire::registry::PayloadType;
 
 use crate::flow;
 use crate::flow::Flow;
@@ -234,6 +235,11 @@ impl Sim {
     pub fn move_address(&mut self, address: IpAddr, node: NodeId) {
         self.net.add_address(node, address);
         self.note_node(node, format!("takes address {address}"));
+    }
+
+    /// The public address the NAT in front of `node` currently maps `private` to.
+    pub fn nat_mapping(&self, node: NodeId, private: SocketAddr) -> Option<SocketAddr> {
+        self.net.nat(node)?.mapping(private)
     }
 
     /// Makes the NAT in front of `node` forget its mappings (new public ports from now on).
@@ -787,10 +793,15 @@ impl Sim {
 
     fn transmit(&mut self, id: NodeId, transmit: Transmit) {
         let node = &self.nodes[id.index()];
-        let Some(local) = transmit
-            .local
-            .or_else(|| node.default_local(transmit.remote))
-        else {
+        // An unspecified or missing source address is the driver's choice (the socket's).
+        let chosen = match transmit.local {
+            Some(local) if !local.ip().is_unspecified() => Some(local),
+            Some(local) => node
+                .default_local(transmit.remote)
+                .map(|default| SocketAddr::new(default.ip(), local.port())),
+            None => node.default_local(transmit.remote),
+        };
+        let Some(local) = chosen else {
             self.note(
                 &node.name.clone(),
                 format!("no local address to reach {}", transmit.remote),
@@ -805,7 +816,11 @@ impl Sim {
                 initiator: IkeSpi(header.spi_i),
                 responder: IkeSpi(header.spi_r),
             };
-            if node.gone.contains(&spis) {
+            // Only messages protected by the SA count: an unprotected INVALID_IKE_SPI answer to
+            // a stray message copies the dead SA's SPIs (RFC 7296 §2.21.4) and is fine.
+            if matches!(header.next_payload, PayloadType::SK | PayloadType::SKF)
+                && node.gone.contains(&spis)
+            {
                 let detail = format!(
                     "{} transmitted for IKE SA {spis}, which it reported gone",
                     node.name
@@ -905,7 +920,7 @@ impl Sim {
             _ => self.net.name(packet.to).to_owned(),
         };
         let from_name = self.net.name(from).to_owned();
-        let crypto = std::sync::Arc::clone(self.nodes[from.index()].ike.crypto());
+        let crypto = std::sync::Arc::clone(&self.nodes[from.index()].crypto);
         let summary = self.keys.summarize(&message, &crypto);
         let entry = self.transcript.len();
         self.transcript
@@ -958,7 +973,7 @@ impl Sim {
                 self.pending.push(item);
                 continue;
             }
-            let crypto = std::sync::Arc::clone(self.nodes[item.node.index()].ike.crypto());
+            let crypto = std::sync::Arc::clone(&self.nodes[item.node.index()].crypto);
             let summary = self.keys.summarize(&item.message, &crypto);
             self.transcript.set_summary(item.entry, summary.text);
         }
@@ -1054,7 +1069,7 @@ impl Sim {
         } else {
             &packet.payload[..]
         };
-        let crypto = std::sync::Arc::clone(self.nodes[packet.from.index()].ike.crypto());
+        let crypto = std::sync::Arc::clone(&self.nodes[packet.from.index()].crypto);
         let summary = self.keys.summarize(message, &crypto);
         let (from, to) = (
             self.name(packet.from).to_owned(),
