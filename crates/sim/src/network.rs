@@ -203,11 +203,30 @@ impl Network {
         }
     }
 
-    /// Stops holding packets from `from` to `to`. Packets already held stay queued.
-    pub fn release(&mut self, from: NodeId, to: NodeId) {
-        if let Some(link) = self.links.get_mut(&(from, to)) {
-            link.held = false;
-        }
+    /// Stops holding packets from `from` to `to`. Packets still held from `from` for `to` go on
+    /// their way at `now` through the link (delay, loss and the rest apply), in the order they
+    /// were sent; their outcomes are returned.
+    pub fn release(&mut self, now: Duration, from: NodeId, to: NodeId) -> Vec<SendOutcome> {
+        let Some(link) = self.links.get_mut(&(from, to)) else {
+            return Vec::new();
+        };
+        link.held = false;
+        let Some(queue) = self.held.get_mut(&to) else {
+            return Vec::new();
+        };
+        let (released, kept): (VecDeque<Packet>, VecDeque<Packet>) =
+            queue.drain(..).partition(|packet| packet.from == from);
+        *queue = kept;
+        released
+            .into_iter()
+            .map(|packet| {
+                // Counted as sent when it was held.
+                if let Some(link) = self.links.get_mut(&(from, to)) {
+                    link.stats.sent -= 1;
+                }
+                self.transmit(now, packet)
+            })
+            .collect()
     }
 
     /// Sends a packet at `now`: routes it by destination address, applies NATs, then the link.
@@ -241,7 +260,6 @@ impl Network {
         if let Err(cause) = self.translate(&mut packet) {
             return SendOutcome::Dropped(packet, cause);
         }
-        let ip_len = packet.ip_len();
         let Some(link) = self.links.get_mut(&(from, packet.to)) else {
             return SendOutcome::Dropped(packet, DropCause::NoLink);
         };
@@ -254,6 +272,15 @@ impl Network {
                 .push_back(packet.clone());
             return SendOutcome::Held(packet);
         }
+        self.transmit(now, packet)
+    }
+
+    /// Puts a routed, translated packet through its link and in flight.
+    fn transmit(&mut self, now: Duration, packet: Packet) -> SendOutcome {
+        let ip_len = packet.ip_len();
+        let Some(link) = self.links.get_mut(&(packet.from, packet.to)) else {
+            return SendOutcome::Dropped(packet, DropCause::NoLink);
+        };
         let arrivals = match link.transmit(now, ip_len) {
             Verdict::Drop(cause) => return SendOutcome::Dropped(packet, cause),
             Verdict::Deliver(arrivals) => arrivals,
@@ -610,7 +637,12 @@ mod tests {
         assert_eq!(p.net.drop_held(p.b).unwrap().payload, vec![0]);
         assert_eq!(p.net.peek_held(p.b).unwrap().payload, vec![1]);
         assert_eq!(p.net.take_held(p.b).unwrap().payload, vec![1]);
-        p.net.release(p.a, p.b);
+        // Released, the last held packet meets the link's 100% loss.
+        let released = p.net.release(Duration::ZERO, p.a, p.b);
+        assert!(
+            matches!(&released[..], [SendOutcome::Dropped(packet, DropCause::Loss)] if packet.payload == vec![2])
+        );
+        assert_eq!(p.net.held_count(p.b), 0);
         let outcome = p.net.send(
             Duration::ZERO,
             p.a,
@@ -621,12 +653,16 @@ mod tests {
             None,
         );
         assert!(matches!(outcome, SendOutcome::Dropped(_, DropCause::Loss)));
-        assert_eq!(p.net.held_count(p.b), 1);
         let stats = p.net.stats(p.a, p.b).unwrap();
-        assert_eq!(
-            (stats.held, stats.dropped_by_test, stats.delivered),
-            (3, 1, 1)
+        // Three held (one dropped by the test, one taken, one released into the loss), one sent.
+        let counts = (
+            stats.sent,
+            stats.held,
+            stats.dropped_by_test,
+            stats.delivered,
+            stats.lost,
         );
+        assert_eq!(counts, (4, 3, 1, 1, 2));
     }
 
     #[test]

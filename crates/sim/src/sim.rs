@@ -255,9 +255,32 @@ impl Sim {
         self.net.hold(from, to);
     }
 
-    /// Stops holding packets from `from` to `to` (those held stay queued).
+    /// Stops holding packets from `from` to `to`; those still held go on their way now, through
+    /// the link.
     pub fn release(&mut self, from: NodeId, to: NodeId) {
-        self.net.release(from, to);
+        let outcomes = self.net.release(self.now, from, to);
+        if !outcomes.is_empty() {
+            let text = format!("{} held packets released", outcomes.len());
+            self.note_node(from, text);
+        }
+        for outcome in outcomes {
+            let (packet, copies) = match &outcome {
+                SendOutcome::InFlight { packet, copies, .. } => (packet, *copies),
+                SendOutcome::Dropped(packet, _) => (packet, 0),
+                SendOutcome::Held(packet) => (packet, 1),
+            };
+            if is_ike(packet) {
+                self.ike_in_flight += usize::from(copies);
+            }
+            if let Some(tag) = packet.tag {
+                let stats = &mut self.flow_mut(tag).stats;
+                // It was counted in flight once while held.
+                stats.in_flight = stats.in_flight + u64::from(copies) - 1;
+                if copies == 0 {
+                    stats.network_dropped += 1;
+                }
+            }
+        }
     }
 
     /// The next held packet for `to`, without delivering it.
@@ -866,11 +889,12 @@ impl Sim {
         } else {
             None
         };
-        let captured = match (self.capture, transport, ike) {
-            (CaptureMode::All, _, _) | (CaptureMode::Ike, Transport::Udp, _) => {
+        let captured = match self.capture {
+            CaptureMode::All => Some(payload.clone()),
+            CaptureMode::Ike if transport == Transport::Udp && tag.is_none() => {
                 Some(payload.clone())
             }
-            _ => None,
+            CaptureMode::Ike | CaptureMode::Off => None,
         };
         let outcome = self
             .net

@@ -109,9 +109,9 @@ fn message_held_back_past_the_next_exchange_is_ignored() {
     gw.sim
         .run_until(LIMIT, |sim| sim.network().held_count(b) >= 2)
         .unwrap();
+    gw.sim.deliver_next(b).unwrap();
+    gw.sim.deliver_next(b).unwrap();
     gw.sim.release(a, b);
-    gw.sim.deliver_next(b).unwrap();
-    gw.sim.deliver_next(b).unwrap();
     gw.sim.run_for(Duration::from_secs(60)).unwrap();
     gw.check_established().unwrap();
 }
