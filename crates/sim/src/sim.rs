@@ -78,6 +78,7 @@ pub struct Sim {
     esp_keys: BTreeMap<(Spi, IpAddr, IpAddr), EspSaKeys>,
     invariants: Vec<Box<dyn Invariant>>,
     checks: bool,
+    record: bool,
     violation: Option<Violation>,
     ike_in_flight: usize,
     spins: (Duration, u32),
@@ -177,6 +178,7 @@ impl Sim {
             esp_keys: BTreeMap::new(),
             invariants: invariant::builtin(),
             checks: true,
+            record: true,
             violation: None,
             ike_in_flight: 0,
             spins: (Duration::ZERO, 0),
@@ -592,6 +594,12 @@ impl Sim {
         self.checks = on;
     }
 
+    /// Turns the transcript (and the key harvesting that decrypts it) on or off. Off, a run
+    /// keeps no per-message state: for measurements with many SAs.
+    pub fn set_transcript(&mut self, on: bool) {
+        self.record = on;
+    }
+
     /// Chooses what the capture records.
     pub fn set_capture(&mut self, mode: CaptureMode) {
         self.capture = mode;
@@ -671,13 +679,15 @@ impl Sim {
 
     /// Adds a note to the transcript.
     pub fn note(&mut self, who: &str, text: impl Into<String>) {
-        self.transcript.note(self.now, who, text);
+        if self.record {
+            self.transcript.note(self.now, who, text);
+        }
     }
 
     /// Adds a note about a node to the transcript.
     fn note_node(&mut self, node: NodeId, text: impl Into<String>) {
         let name = self.name(node).to_owned();
-        self.transcript.note(self.now, &name, text);
+        self.note(&name, text);
     }
 
     /// Whether the IKE side is at rest: no IKE message in flight or held, every IKE SA of every
@@ -879,7 +889,7 @@ impl Sim {
         ike: bool,
         tag: Option<FlowTag>,
     ) {
-        let message = if ike {
+        let message = if ike && self.record {
             let offset = if dst.port() == NAT_T_PORT && payload.starts_with(&NON_ESP_MARKER) {
                 4
             } else {
@@ -965,12 +975,16 @@ impl Sim {
         let now = self.now;
         let instant = self.instant();
         for event in events {
-            let name = self.nodes[id.index()].name.clone();
-            if let Some(text) = describe(&event) {
+            if self.record
+                && let Some(text) = describe(&event)
+            {
+                let name = self.nodes[id.index()].name.clone();
                 self.transcript.note(now, &name, text);
             }
             match &event {
-                Event::IkeSaEstablished { ike, .. } | Event::IkeSaRekeyed { new: ike, .. } => {
+                Event::IkeSaEstablished { ike, .. } | Event::IkeSaRekeyed { new: ike, .. }
+                    if self.record =>
+                {
                     self.learn_keys(id, *ike, instant);
                 }
                 Event::IkeSaDeleted { spis, .. } | Event::IkeSaFailed { spis, .. } => {
