@@ -146,6 +146,7 @@ impl Endpoint {
         for child in &snapshot.children {
             let child_id = self.tables.new_child_id(id);
             self.tables.esp_spis.insert(child.spi_in, id);
+            self.tables.reserve_reqid(child.reqid);
             let config = core.connection.child(&child.name);
             let linger = config.map_or(std::time::Duration::from_secs(5), |c| c.rekey_linger);
             let switch = config.map_or(std::time::Duration::from_secs(10), |c| {

@@ -49,6 +49,12 @@ impl Tables {
         id
     }
 
+    /// Marks a policy slot as taken (a Child SA imported from an HA snapshot keeps its
+    /// slot), so [`Tables::new_reqid`] never hands it out again.
+    pub(crate) fn reserve_reqid(&mut self, reqid: ReqId) {
+        self.next_reqid = self.next_reqid.max(reqid.0);
+    }
+
     /// A new policy slot.
     pub(crate) fn new_reqid(&mut self) -> ReqId {
         self.next_reqid += 1;

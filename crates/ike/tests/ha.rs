@@ -88,6 +88,17 @@ fn export_import_activate_and_continue() {
     pair.a.endpoint.create_child(pair.now, ike, "db").unwrap();
     pair.drive();
     assert_eq!(pair.a.children(ike).len(), 2);
+    // The new Child SA gets a policy slot of its own, not the imported one's.
+    let reqids: std::collections::BTreeSet<_> = pair
+        .a
+        .endpoint
+        .ike_sa(ike)
+        .unwrap()
+        .children
+        .iter()
+        .map(|c| c.reqid)
+        .collect();
+    assert_eq!(reqids.len(), 2, "{reqids:?}");
     assert_children_match(&pair);
     let b_ike = pair.b.established();
     let (first, _, _) = pair.b.children(b_ike)[0];
