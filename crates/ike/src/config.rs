@@ -393,7 +393,7 @@ pub struct HalfOpenConfig {
     /// 10 000 (a few tens of megabytes; strongSwan has no default limit).
     pub max_total: u32,
     /// The cookie secret is replaced after this long ([RFC 7296 §2.6]: "the responder should
-    /// change the value of <secret> frequently"). Default 60 s.
+    /// change the value of `<secret>` frequently"). Default 60 s.
     ///
     /// [RFC 7296 §2.6]: https://www.rfc-editor.org/rfc/rfc7296#section-2.6
     pub cookie_secret_lifetime: Duration,
