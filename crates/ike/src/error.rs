@@ -289,6 +289,32 @@ pub enum ErrorCounter {
     ///
     /// [RFC 8019 §4.1]: https://www.rfc-editor.org/rfc/rfc8019#section-4.1
     HalfOpenLimit,
+    /// An RFC 6311 sync notification on an IKE SA where that extension was not negotiated
+    /// ([RFC 6311 §3]): ignored.
+    ///
+    /// [RFC 6311 §3]: https://www.rfc-editor.org/rfc/rfc6311#section-3
+    SyncNotNegotiated,
+    /// A malformed RFC 6311 sync message: notify data of the wrong length, a duplicate or
+    /// missing IKEV2_MESSAGE_ID_SYNC, or any other payload beside the sync notifications
+    /// ([RFC 6311 §5]): dropped.
+    ///
+    /// [RFC 6311 §5]: https://www.rfc-editor.org/rfc/rfc6311#section-5
+    SyncMalformed,
+    /// An RFC 6311 sync notification outside an INFORMATIONAL exchange at message ID 0:
+    /// ignored.
+    SyncMisplaced,
+    /// An IKEV2_MESSAGE_ID_SYNC request whose sending counter is not above the highest the
+    /// peer has sent (a replayed or delayed sync, [RFC 6311 §5.1]): dropped silently.
+    ///
+    /// [RFC 6311 §5.1]: https://www.rfc-editor.org/rfc/rfc6311#section-5.1
+    SyncStale,
+    /// Message-ID counters or a replay-counter delta beyond the sanity bounds: the message is
+    /// dropped (counters) or the Child SAs rekeyed instead of advanced (delta).
+    SyncOutOfBounds,
+    /// An IKEV2_MESSAGE_ID_SYNC response whose nonce is not the one we sent ([RFC 6311 §5]).
+    ///
+    /// [RFC 6311 §5]: https://www.rfc-editor.org/rfc/rfc6311#section-5
+    SyncNonceMismatch,
 }
 
 impl ErrorCounter {
@@ -319,6 +345,12 @@ impl ErrorCounter {
             Self::CookieExpired => "cookie_expired",
             Self::HalfOpenPerSource => "half_open_per_source",
             Self::HalfOpenLimit => "half_open_limit",
+            Self::SyncNotNegotiated => "sync_not_negotiated",
+            Self::SyncMalformed => "sync_malformed",
+            Self::SyncMisplaced => "sync_misplaced",
+            Self::SyncStale => "sync_stale",
+            Self::SyncOutOfBounds => "sync_out_of_bounds",
+            Self::SyncNonceMismatch => "sync_nonce_mismatch",
         }
     }
 }

@@ -5,7 +5,11 @@
 //! What a takeover does here: the Child SAs are installed with the sequence numbers the HA
 //! layer put in the snapshot, the outstanding request (if any) is retransmitted at once, and a
 //! liveness check is queued ([RFC 7296 §2.4]) so both sides learn quickly that the SA works.
-//! Moving sequence numbers past what the old node used, and RFC 6311, are the HA layer's job.
+//! Moving sequence numbers past what the old node used is the HA layer's job; repairing stale
+//! message IDs and closing the inbound replay gap with the peer ([RFC 6311]) is
+//! [`Endpoint::activate_with`]'s.
+//!
+//! [RFC 6311]: https://www.rfc-editor.org/rfc/rfc6311
 //!
 //! [RFC 7296 §2.4]: https://www.rfc-editor.org/rfc/rfc7296#section-2.4
 
@@ -22,7 +26,6 @@ use crate::endpoint::Endpoint;
 use crate::error::ApiError;
 use crate::event::DeleteReason;
 use crate::exchange::Initiating;
-use crate::exchange::Task;
 use crate::exchange::child_delete;
 use crate::exchange::dpd;
 use crate::exchange::ike_delete;
@@ -36,6 +39,7 @@ use crate::ike_sa::window::Window;
 use crate::info::IkeSaInfo;
 use crate::snapshot::IkeSaSnapshot;
 use crate::snapshot::InFlight;
+use crate::takeover::TakeoverPlan;
 
 impl Endpoint {
     /// A copy of an established (or passive) IKE SA with every key, counter and Child SA, for
@@ -176,35 +180,10 @@ impl Endpoint {
 
     /// Turns the passive IKE SAs that `which` selects active: installs their Child SAs,
     /// retransmits the request that was in flight, queues a liveness check and arms the timers.
+    /// The snapshot's counters are taken as exact; [`Endpoint::activate_with`] repairs stale
+    /// ones with RFC 6311.
     pub fn activate(&mut self, now: Instant, which: impl Fn(&IkeSaInfo<'_>) -> bool) {
-        let selected: Vec<IkeSaId> = self
-            .sas
-            .values()
-            .filter(|sa| matches!(sa.state, IkeSaState::Passive(_)))
-            .filter(|sa| which(&sa.info()))
-            .map(|sa| sa.core.id)
-            .collect();
-        for id in selected {
-            self.run(now, id, |sa, env| {
-                let state = std::mem::replace(&mut sa.state, IkeSaState::Dead);
-                let IkeSaState::Passive(established) = state else {
-                    sa.state = state;
-                    return;
-                };
-                let core = &mut sa.core;
-                core.last_inbound = env.now;
-                core.last_outbound = env.now;
-                core.window.arm(env.now);
-                for child in core.children.values() {
-                    child.install(env.out, core.local, core.remote);
-                }
-                info!(children = core.children.len(), "IKE SA activated");
-                sa.state = IkeSaState::Established(established);
-                // The outstanding request (armed for `now`) goes out at once.
-                sa.handle_timeout(env);
-                sa.queue(env, Task::Dpd);
-            });
-        }
+        self.activate_with(now, |info| which(info).then(TakeoverPlan::default));
     }
 
     /// Turns the active IKE SAs that `which` selects passive (an HA node that lost its role):

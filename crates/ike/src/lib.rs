@@ -77,6 +77,7 @@ mod output;
 mod proposal;
 mod snapshot;
 mod tables;
+mod takeover;
 mod timer;
 mod ts;
 
@@ -114,3 +115,5 @@ pub use snapshot::IkeSaSnapshot;
 pub use snapshot::InFlight;
 pub use snapshot::OutstandingRequest;
 pub use snapshot::WindowSnapshot;
+pub use takeover::ReplayFallback;
+pub use takeover::TakeoverPlan;

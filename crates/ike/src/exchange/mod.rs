@@ -40,6 +40,8 @@ pub(crate) mod ike_auth;
 pub(crate) mod ike_delete;
 pub(crate) mod ike_init;
 pub(crate) mod ike_rekey;
+pub(crate) mod mid_sync;
+pub(crate) mod replay_sync;
 
 /// Everything an exchange may touch, passed explicitly (no globals).
 pub(crate) struct SaContext<'a> {
@@ -96,6 +98,9 @@ pub(crate) enum Initiating {
     IkeDelete(ike_delete::Initiator),
     /// An empty INFORMATIONAL.
     Dpd(dpd::Initiator),
+    /// IKEV2_MESSAGE_ID_SYNC at message ID 0 after an HA takeover (RFC 6311 §5). Its response
+    /// is handled before the window ([`mid_sync`]); the variant holds the window meanwhile.
+    MidSync(mid_sync::Initiator),
     /// A request restored from an HA snapshot whose local state could not be exported: its
     /// response only advances the window.
     Unresumable(ExchangeType),
@@ -163,7 +168,7 @@ impl Initiating {
             Self::ChildDelete(i) => i.handle_response(cx, response),
             Self::IkeDelete(i) => i.handle_response(cx, response),
             Self::Dpd(i) => i.handle_response(cx, response),
-            Self::Unresumable(_) => Flow::Continue,
+            Self::MidSync(_) | Self::Unresumable(_) => Flow::Continue,
         }
     }
 
@@ -178,7 +183,7 @@ impl Initiating {
             // The peer processed our delete; what it answered does not matter (§1.4.1).
             Self::ChildDelete(i) => i.finish(cx),
             Self::IkeDelete(_) => Flow::Deleted(crate::event::DeleteReason::Local),
-            Self::Dpd(_) | Self::Unresumable(_) => Flow::Continue,
+            Self::Dpd(_) | Self::MidSync(_) | Self::Unresumable(_) => Flow::Continue,
         }
     }
 
@@ -198,6 +203,8 @@ impl Initiating {
                 InFlight::Unresumable(ExchangeType::CREATE_CHILD_SA)
             }
             Self::Unresumable(exchange) => InFlight::Unresumable(*exchange),
+            // The node that imports it repairs the counters again.
+            Self::MidSync(_) => InFlight::Unresumable(ExchangeType::INFORMATIONAL),
         }
     }
 }

@@ -41,6 +41,7 @@ use crate::exchange::Initiating;
 use crate::exchange::Task;
 use crate::exchange::ike_auth;
 use crate::exchange::ike_init;
+use crate::exchange::mid_sync;
 use crate::message::Body;
 use crate::message::Message;
 use crate::message::Request;
@@ -48,7 +49,7 @@ use crate::tables::random_u32;
 use crate::timer::Timer;
 
 /// Why a message could not be decoded.
-enum Decode {
+pub(crate) enum Decode {
     /// Drop it silently (unauthenticated or unexpected); already counted.
     Drop,
     /// Authentic but malformed.
@@ -65,6 +66,11 @@ impl IkeSa {
     ) {
         if matches!(self.state, IkeSaState::Passive(_) | IkeSaState::Dead) {
             env.tables.counters.bump(ErrorCounter::UnexpectedMessage);
+            return;
+        }
+        // RFC 6311: message-ID sync runs at message ID 0, outside the window.
+        if self.intercept_mid_sync(env, datagram, parsed) {
+            self.kick(env);
             return;
         }
         if parsed.header.flags.response {
@@ -186,6 +192,7 @@ impl IkeSa {
         self.core.window.response_received();
         self.note_inbound(env, datagram, header.exchange != ExchangeType::IKE_SA_INIT);
         log_message("<", &message);
+        mid_sync::count_misplaced(env.tables, &message);
         let state = mem::replace(&mut self.state, IkeSaState::Dead);
         self.state = match state {
             IkeSaState::InitSent(init) => self.on_init_response(env, *init, &message, datagram),
@@ -260,6 +267,7 @@ impl IkeSa {
         };
         self.note_inbound(env, datagram, true);
         log_message("<", &message);
+        mid_sync::count_misplaced(env.tables, &message);
         let state = mem::replace(&mut self.state, IkeSaState::Dead);
         match state {
             IkeSaState::InitReplied(replied) if header.exchange == ExchangeType::IKE_AUTH => {
@@ -449,7 +457,11 @@ impl IkeSa {
     }
 
     /// Decrypts and parses a message for this SA.
-    fn decode(&mut self, env: &mut Env<'_>, parsed: &ParsedMessage<'_>) -> Result<Message, Decode> {
+    pub(crate) fn decode(
+        &mut self,
+        env: &mut Env<'_>,
+        parsed: &ParsedMessage<'_>,
+    ) -> Result<Message, Decode> {
         let header = parsed.header;
         if header.exchange == ExchangeType::IKE_SA_INIT {
             return Ok(Message {
@@ -514,7 +526,12 @@ impl IkeSa {
 
     /// Records an inbound message and, behind a NAT, follows the peer's address (RFC 7296
     /// §2.23: after an authenticated message from a new address).
-    fn note_inbound(&mut self, env: &mut Env<'_>, datagram: &Datagram<'_>, authenticated: bool) {
+    pub(crate) fn note_inbound(
+        &mut self,
+        env: &mut Env<'_>,
+        datagram: &Datagram<'_>,
+        authenticated: bool,
+    ) {
         let core = &mut self.core;
         core.last_inbound = env.now;
         core.counters.messages_in += 1;
@@ -620,7 +637,7 @@ pub(crate) fn error_body(error: &Error) -> Body {
     Body::error(kind, data)
 }
 
-fn message_ids_event(core: &IkeSaCore) -> Event {
+pub(crate) fn message_ids_event(core: &IkeSaCore) -> Event {
     Event::MessageIdsChanged {
         ike: core.id,
         spis: core.spis(),
@@ -630,7 +647,7 @@ fn message_ids_event(core: &IkeSaCore) -> Event {
 }
 
 /// One debug line per message (STYLE.md §3.4).
-fn log_message(direction: &str, message: &Message) {
+pub(crate) fn log_message(direction: &str, message: &Message) {
     if tracing::enabled!(tracing::Level::DEBUG) {
         let summary = hitless_wire::ike::summary(&message.header, &message.payloads, false);
         debug!("{direction} {summary}");

@@ -100,6 +100,9 @@ pub(crate) struct IkeSaCore {
     pub last_outbound: Instant,
     /// RFC 6311 extensions both sides announced.
     pub rfc6311: Rfc6311Support,
+    /// The peer side of RFC 6311 message-ID sync: the highest counter accepted and the cached
+    /// answer for retransmissions.
+    pub mid_sync: crate::exchange::mid_sync::PeerSync,
     /// The peer sent INITIAL_CONTACT when authenticating: the endpoint removes the peer's
     /// older IKE SAs ([RFC 7296 §2.4]) and clears the flag.
     ///
@@ -213,6 +216,7 @@ impl IkeSaCore {
             last_inbound: now,
             last_outbound: now,
             rfc6311: Rfc6311Support::default(),
+            mid_sync: crate::exchange::mid_sync::PeerSync::default(),
             initial_contact: false,
             counters: IkeSaCounters::default(),
         }

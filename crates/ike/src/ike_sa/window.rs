@@ -173,6 +173,23 @@ impl Window {
         self.next_expected = message_id.wrapping_add(1);
     }
 
+    /// The outstanding request: its message ID, exchange type and encoded bytes.
+    pub(crate) fn outstanding_request(&self) -> Option<(u32, ExchangeType, &[u8])> {
+        self.outstanding
+            .as_ref()
+            .map(|o| (o.message_id, o.exchange, o.message.as_slice()))
+    }
+
+    /// Moves both counters to the values agreed with the peer by IKEV2_MESSAGE_ID_SYNC
+    /// ([RFC 6311 §5.1]), never back. The response cache stays: the peer may still
+    /// retransmit the request it answers.
+    ///
+    /// [RFC 6311 §5.1]: https://www.rfc-editor.org/rfc/rfc6311#section-5.1
+    pub(crate) fn resync(&mut self, next_request: u32, next_expected: u32) {
+        self.next_request = self.next_request.max(next_request);
+        self.next_expected = self.next_expected.max(next_expected);
+    }
+
     /// When the retransmission timer fires next.
     pub(crate) fn deadline(&self) -> Option<Instant> {
         self.outstanding.as_ref().and_then(|o| o.deadline)
