@@ -464,6 +464,24 @@ fn forced_udp_encapsulation_without_nat() {
 }
 
 #[test]
+fn initiator_without_local_address_agrees_on_udp_encapsulation() {
+    // a leaves its source address to the driver: its NAT detection hash is over 0.0.0.0, so b
+    // sees a NAT in front of a; both must then use UDP encapsulation.
+    let mut a = config_a();
+    a.connections[0].local_addrs.clear();
+    let mut pair = Pair::new(a, config_b(), 31);
+    pair.connect("gw");
+    let a_info = pair.a.endpoint.ike_sa(pair.a.established()).unwrap();
+    let b_info = pair.b.endpoint.ike_sa(pair.b.established()).unwrap();
+    assert!(a_info.nat.local_behind_nat, "{:?}", a_info.nat);
+    assert!(b_info.nat.remote_behind_nat, "{:?}", b_info.nat);
+    assert_eq!(a_info.remote.port(), 4500);
+    assert!(pair.a.backend.sas.values().all(|s| s.udp_encap));
+    assert!(pair.b.backend.sas.values().all(|s| s.udp_encap));
+    assert_children_match(&pair);
+}
+
+#[test]
 fn both_sides_initiate_at_once() {
     let mut pair = pair();
     pair.a.endpoint.initiate(pair.now, "gw").unwrap();

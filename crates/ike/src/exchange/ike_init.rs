@@ -188,6 +188,9 @@ impl Initiator {
             spi_r,
         )?;
         sa.keys = Some(Box::new(keys));
+        // Our NAT_DETECTION_SOURCE_IP hashed the address we sent from; without a configured
+        // local address that was the unspecified one.
+        let sent_from_unspecified = sa.local.ip().is_unspecified();
         if !datagram.local.ip().is_unspecified() {
             sa.local = datagram.local;
         }
@@ -200,6 +203,12 @@ impl Initiator {
             datagram.remote,
         )?;
         sa.nat = nat_state(detected, sa.connection.udp_encap);
+        if detected.is_some() && sent_from_unspecified {
+            // RFC 7296 §2.23: the responder found our source hash wrong and believes we are
+            // behind a NAT, so it encapsulates; agree with it, or ESP would travel plain one
+            // way and in UDP the other.
+            sa.nat.local_behind_nat = true;
+        }
         if sa.nat.any() {
             // RFC 7296 §2.23: the initiator moves to port 4500 for IKE_AUTH.
             sa.local = nat::float(sa.local);
