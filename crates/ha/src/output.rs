@@ -9,6 +9,7 @@ use hitless_ike::Endpoint;
 use hitless_ike::IkeSaSnapshot;
 use hitless_ike::IkeSaState;
 use hitless_ike::IkeSpis;
+use hitless_ike::TakeoverPlan;
 use hitless_sadb::SaCommand;
 use hitless_sadb::Spi;
 
@@ -25,7 +26,8 @@ pub enum HaOutput {
     Import(Box<IkeSaSnapshot>),
     /// Forget a passive IKE SA ([`Endpoint::remove`]).
     Remove(IkeSpis),
-    /// Takeover: activate these passive IKE SAs ([`Endpoint::activate`]). Their snapshots were
+    /// Takeover: activate these passive IKE SAs ([`Endpoint::activate_with`], which repairs
+    /// lazily synced message IDs with the peer by RFC 6311). Their snapshots were
     /// just imported with the outbound and inbound sequence numbers to start from, so the
     /// data plane installs them with those numbers in one step. The engine then retransmits
     /// the outstanding request of each and sends a liveness check ([RFC 7296 §2.4]).
@@ -65,6 +67,10 @@ pub struct Takeover {
     ///
     /// [RFC 6311 §4.2]: https://www.rfc-editor.org/rfc/rfc6311#section-4.2
     pub message_id_sync: Vec<IkeSpis>,
+    /// How many requests the old node may have sent on each of those since its last lazy
+    /// message-ID sync: the engine's IKEV2_MESSAGE_ID_SYNC asks the peer to expect our next
+    /// request that far ahead ([`TakeoverPlan::message_id_margin`]).
+    pub message_id_margin: u32,
 }
 
 /// Where one Child SA continues after a takeover.
@@ -121,7 +127,17 @@ pub fn apply_to_endpoint(output: HaOutput, endpoint: &mut Endpoint, now: Instant
         }
         HaOutput::Activate(takeover) => {
             let which: BTreeSet<IkeSpis> = takeover.ike_sas.iter().copied().collect();
-            endpoint.activate(now, |ike| which.contains(&ike.spis));
+            let lazy: BTreeSet<IkeSpis> = takeover.message_id_sync.iter().copied().collect();
+            // RFC 6311: lazily synced message IDs are repaired with the peer; the others are
+            // exact.
+            endpoint.activate_with(now, |ike| {
+                which.contains(&ike.spis).then(|| TakeoverPlan {
+                    message_id_margin: lazy
+                        .contains(&ike.spis)
+                        .then_some(takeover.message_id_margin),
+                    ..TakeoverPlan::default()
+                })
+            });
             Applied::Done
         }
         HaOutput::Deactivate => {

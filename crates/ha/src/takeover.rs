@@ -31,6 +31,7 @@ use tracing::info;
 use tracing::warn;
 
 use crate::cache::Source;
+use crate::config::MessageIdPolicy;
 use crate::node::Freshness;
 use crate::node::HaNode;
 use crate::output::ChildTakeover;
@@ -79,6 +80,7 @@ impl HaNode {
     fn take_over(&mut self, now: Instant) {
         let mut takeover = Takeover {
             epoch: self.epoch,
+            message_id_margin: self.message_id_margin(),
             ..Takeover::default()
         };
         let candidates: Vec<IkeSpis> = self
@@ -154,6 +156,19 @@ impl HaNode {
         );
         if !takeover.ike_sas.is_empty() {
             self.outputs.push_back(HaOutput::Activate(takeover));
+        }
+    }
+
+    /// The requests the old node may have sent on a lazily synced IKE SA since its last
+    /// message-ID sync: up to `exchanges` unsynced ones, as many again in a sync datagram lost
+    /// with the old node, and some slack. Message IDs are 32 bits wide: a generous margin costs
+    /// nothing, one too small makes the peer drop the sync (RFC 6311 §5.1).
+    fn message_id_margin(&self) -> u32 {
+        match self.config.message_ids {
+            MessageIdPolicy::PerExchange => 0,
+            MessageIdPolicy::Lazy { exchanges, .. } => {
+                exchanges.saturating_mul(2).saturating_add(MESSAGE_ID_SLACK)
+            }
         }
     }
 
@@ -256,6 +271,9 @@ impl HaNode {
         start.min(top)
     }
 }
+
+/// Extra message IDs in the RFC 6311 margin beyond what the lazy policy allows.
+const MESSAGE_ID_SLACK: u32 = 64;
 
 /// Packets at `rate` per second in `duration`, rounded up, saturating.
 pub(crate) fn packets_in(rate: u64, duration: Duration) -> u64 {
