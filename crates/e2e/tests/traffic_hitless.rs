@@ -25,7 +25,11 @@ const MAX_UDP_LOSS: f64 = 20.0;
 fn traffic(name: &str, net: u8, udp_encap: &str) -> Result<()> {
     require_iperf3()?;
     let prefix = format!("e2eh{net}");
-    let setup = VsHitless::start(name, &prefix, net, SUITES[0], udp_encap)?;
+    // Two workers with ESP in UDP (two TUN queues, two SO_REUSEPORT sockets), one without.
+    let workers = if udp_encap == "force" { 2 } else { 1 };
+    let setup = VsHitless::start_with(name, &prefix, net, SUITES[0], udp_encap, |config| {
+        config.workers = workers;
+    })?;
     let (a, _) = setup.establish()?;
     let encapsulated = a.children[0].udp_encap;
     ensure!(
