@@ -21,6 +21,7 @@ use crate::ike_task::IkeTask;
 use crate::ike_task::Inputs;
 use crate::logging::LogControl;
 use crate::metrics;
+use crate::notify;
 use crate::settings::Loaded;
 use crate::signals::Signals;
 use crate::sockets;
@@ -109,6 +110,7 @@ pub(crate) async fn run(
         control = %control_socket.display(),
         "hitlessd started"
     );
+    notify::notify("READY=1");
     task.run(Inputs {
         datagrams: datagram_rx,
         calls: call_rx,

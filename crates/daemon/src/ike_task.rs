@@ -33,6 +33,7 @@ use crate::dataplane::Backend;
 use crate::dataplane::IoStats;
 use crate::events::EventCounts;
 use crate::logging::LogControl;
+use crate::notify;
 use crate::settings::Runtime;
 use crate::signals::Action;
 use crate::signals::Signals;
@@ -114,9 +115,11 @@ impl IkeTask {
                 action = inputs.signals.recv() => match action {
                     Action::Reload => {
                         info!("SIGHUP: reloading the configuration");
+                        notify::notify("RELOADING=1");
                         if let Err(error) = self.reload() {
                             error!("reload refused, the running configuration stays:\n{}", error.message);
                         }
+                        notify::notify("READY=1");
                     }
                     Action::Stop => break,
                 },
@@ -212,6 +215,7 @@ impl IkeTask {
     /// SIGTERM: delete every IKE SA (DELETE sent), wait a little for the answers, remove the
     /// routes.
     async fn shutdown(&mut self, inputs: &mut Inputs) {
+        notify::notify("STOPPING=1");
         let now = Instant::now();
         let ids: Vec<IkeSaId> = self.endpoint.ike_sas().map(|sa| sa.id).collect();
         info!(ike_sas = ids.len(), "stopping: deleting SAs");

@@ -15,6 +15,7 @@ mod events;
 mod ike_task;
 mod logging;
 mod metrics;
+mod notify;
 mod requests;
 mod settings;
 mod signals;
