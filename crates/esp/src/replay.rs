@@ -16,7 +16,7 @@
 //!
 //! Shared by workers, the window is read without a lock: the top and the bitmap words are
 //! atomics, so phase one costs two loads. Writers (commit, advance) are serialised by
-//! [`SharedReplayWindow`]'s lock and publish a new top only after clearing the words it uncovers.
+//! `SharedReplayWindow`'s lock and publish a new top only after clearing the words it uncovers.
 //! A check racing a commit can only wrongly pass (the commit, which checks again under the lock,
 //! then refuses the packet) or name the wrong reason for a number that is refused anyway.
 

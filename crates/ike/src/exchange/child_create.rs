@@ -192,7 +192,7 @@ impl ChildRequest {
     }
 
     /// Drops the request but keeps our SPI reserved: the peer may have installed an SA for it,
-    /// which we ask it to delete first ([`Task::DeleteUnused`](super::Task::DeleteUnused)).
+    /// which we ask it to delete first ([`Task::DeleteUnused`]).
     pub(crate) fn keep_spi(self) {}
 
     /// Our inbound SPI.
