@@ -4,6 +4,7 @@ set -euo pipefail
 packages=(
     strongswan-charon strongswan-swanctl libcharon-extra-plugins libstrongswan-extra-plugins
     libstrongswan-standard-plugins strongswan-pki openssl iperf3 iproute2 iputils-ping keepalived
+    tshark
 )
 missing=()
 for package in "${packages[@]}"; do

@@ -7,6 +7,10 @@ cd "$(dirname "$0")/.."
 
 ./scripts/install-deps.sh
 
+# Doc tests first: the run ends on the end-to-end summary, the figure a reader looks for.
+echo "== doc tests"
+cargo test --doc --workspace --exclude hitless-e2e --locked
+
 if cargo nextest --version >/dev/null 2>&1; then
     echo "== unit, property and simulation tests"
     cargo nextest run --workspace --exclude hitless-e2e --locked --no-fail-fast
@@ -18,5 +22,3 @@ else
     echo "== end-to-end tests in network namespaces (one at a time)"
     cargo test -p hitless-e2e --locked --no-fail-fast -- --test-threads 1
 fi
-echo "== doc tests"
-cargo test --doc --workspace --exclude hitless-e2e --locked

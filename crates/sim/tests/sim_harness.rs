@@ -224,9 +224,9 @@ fn pcap_holds_every_packet_sent() {
 }
 
 /// Decrypts the capture with tshark and the written key tables: IKE_AUTH's inner payloads and
-/// every ESP packet's inner UDP datagram must show.
+/// every ESP packet's inner UDP datagram must show. Needs tshark (Wireshark 4.0's table
+/// formats), which `scripts/install-deps.sh` installs.
 #[test]
-#[ignore = "needs tshark (Wireshark 4.0 formats); run with --ignored"]
 fn tshark_decrypts_the_capture_with_the_key_tables() {
     let sim = captured_run();
     let pcap = artefact("tshark_run.pcap");
@@ -237,7 +237,7 @@ fn tshark_decrypts_the_capture_with_the_key_tables() {
         .env("WIRESHARK_CONFIG_DIR", &keys)
         .args(["-r", pcap.to_str().unwrap(), "-V"])
         .output()
-        .expect("tshark is installed");
+        .expect("tshark runs (scripts/install-deps.sh installs it)");
     let text = String::from_utf8_lossy(&output.stdout);
     let errors = String::from_utf8_lossy(&output.stderr);
     assert!(!errors.contains("Error loading table"), "{errors}");
