@@ -158,7 +158,7 @@ impl Endpoint {
             });
             core.children.insert(
                 child_id,
-                ChildSa::from_snapshot(now, child_id, child, linger, switch),
+                Box::new(ChildSa::from_snapshot(now, child_id, child, linger, switch)),
             );
         }
         let mut established = Established::new(PeerAuthenticated::imported(snapshot.remote_id));

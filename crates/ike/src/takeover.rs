@@ -120,7 +120,10 @@ impl IkeSa {
             warn!("message IDs may be stale but the peer did not negotiate RFC 6311 sync");
         }
         if replay_sync {
-            replay_sync::raise_inbound(core.children.values_mut(), plan.replay_margin);
+            replay_sync::raise_inbound(
+                core.children.values_mut().map(|child| &mut **child),
+                plan.replay_margin,
+            );
         }
         for child in core.children.values() {
             child.install(env.out, core.local, core.remote);

@@ -16,6 +16,7 @@ mod ike_view;
 pub mod invariant;
 pub mod keylog;
 pub mod link;
+pub mod memory;
 pub mod mock_backend;
 pub mod nat;
 pub mod network;

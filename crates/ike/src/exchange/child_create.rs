@@ -671,7 +671,7 @@ pub(crate) fn install_child(
         child.resource = old.resource;
     }
     child.install(cx.out, cx.sa.local, cx.sa.remote);
-    cx.sa.children.insert(id, child);
+    cx.sa.children.insert(id, Box::new(child));
     match replaces {
         Some(replaces) => {
             info!(old = %replaces.old, new = %id, spi_in = %spi_in, spi_out = %spi_out,

@@ -78,7 +78,7 @@ pub(crate) struct IkeSaCore {
     /// Keys, once IKE_SA_INIT completed.
     pub keys: Option<Box<IkeSaKeys>>,
     /// Child SAs.
-    pub children: BTreeMap<ChildSaId, ChildSa>,
+    pub children: BTreeMap<ChildSaId, Box<ChildSa>>,
     /// Our identity, once IKE_AUTH started.
     pub local_id: Option<Identity>,
     /// When it was created.
@@ -359,7 +359,7 @@ impl IkeSa {
                 if let Some(at) = core
                     .children
                     .values()
-                    .filter_map(ChildSa::next_deadline)
+                    .filter_map(|child| child.next_deadline())
                     .min()
                 {
                     timers.push((Timer::Child, at));

@@ -170,6 +170,6 @@ impl IkeSaCore {
             spi_out: child.spi_out,
             reason,
         });
-        Some(child)
+        Some(*child)
     }
 }
