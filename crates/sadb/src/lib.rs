@@ -16,6 +16,8 @@ pub use hitless_wire::ike::TrafficSelector;
 use hitless_wire::registry::EncrId;
 use hitless_wire::registry::IntegId;
 
+pub mod keylog;
+
 /// An ESP SPI (RFC 4303 §2.1). Displays as `0x` and eight hex digits.
 #[derive(Clone, Copy, Eq, Hash, Ord, PartialEq, PartialOrd)]
 pub struct Spi(pub u32);

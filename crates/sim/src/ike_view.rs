@@ -15,13 +15,13 @@ use hitless_crypto::CryptoProvider;
 use hitless_crypto::SecretBytes;
 use hitless_crypto::derive::IkeKeys;
 use hitless_ike::IkeAlgorithms;
+use hitless_sadb::IkeSpi;
+use hitless_sadb::keylog::IkeSaKeys;
 use hitless_wire::ike::Encrypted;
 use hitless_wire::ike::EncryptedKind;
 use hitless_wire::ike::Header;
 use hitless_wire::ike::Payload;
 use hitless_wire::registry::IntegId;
-
-use crate::keylog::IkeSaKeys;
 
 /// The IKE SA keys the simulator has learnt, by SPI pair.
 #[derive(Debug, Default)]
@@ -61,16 +61,15 @@ impl KeyStore {
     pub(crate) fn wireshark(&self) -> Vec<IkeSaKeys> {
         self.by_spis
             .iter()
-            .map(|((spi_i, spi_r), (algorithms, keys))| IkeSaKeys {
-                spi_i: *spi_i,
-                spi_r: *spi_r,
-                encr: algorithms.encryption.id,
-                encr_key_bits: algorithms.encryption.key_bits,
-                sk_ei: keys.sk_ei.clone(),
-                sk_er: keys.sk_er.clone(),
-                integ: algorithms.integrity,
-                sk_ai: keys.sk_ai.clone(),
-                sk_ar: keys.sk_ar.clone(),
+            .map(|(&(spi_i, spi_r), (algorithms, keys))| {
+                IkeSaKeys::new(
+                    IkeSpi(spi_i),
+                    IkeSpi(spi_r),
+                    algorithms.encryption.id,
+                    algorithms.encryption.key_bits,
+                    algorithms.integrity,
+                    keys,
+                )
             })
             .collect()
     }

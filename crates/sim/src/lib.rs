@@ -8,13 +8,13 @@
 //!   partitions, NATs, and message-level stepping (hold, deliver next, drop next).
 //! - [`MockBackend`]: a recording SA backend for engine-level scenarios.
 //! - [`Transcript`]: one line per IKE message and what the network did with it.
-//! - [`pcap`] and [`keylog`]: a capture of the run and the Wireshark tables that decrypt it.
+//! - [`pcap`] and [`Sim::write_keylog`]: a capture of the run and the Wireshark tables that
+//!   decrypt it (formatted by [`hitless_sadb::keylog`], as hitlessd's `[debug] wireshark_keylog`).
 //! - [`seeds()`]: the seed range of seed-looping scenarios (`SIM_SEEDS`).
 
 pub mod flow;
 mod ike_view;
 pub mod invariant;
-pub mod keylog;
 pub mod link;
 pub mod memory;
 pub mod mock_backend;

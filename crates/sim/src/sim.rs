@@ -31,6 +31,8 @@ use hitless_sadb::Direction;
 use hitless_sadb::IkeSpi;
 use hitless_sadb::SaCommand;
 use hitless_sadb::Spi;
+use hitless_sadb::keylog;
+use hitless_sadb::keylog::EspSaKeys;
 use hitless_wire::esp::NON_ESP_MARKER;
 use hitless_wire::esp::Udp4500;
 use hitless_wire::registry::ExchangeType;
@@ -45,8 +47,6 @@ use crate::ike_view::KeyStore;
 use crate::invariant;
 use crate::invariant::Invariant;
 use crate::invariant::Violation;
-use crate::keylog;
-use crate::keylog::EspSaKeys;
 use crate::link::DropCause;
 use crate::link::LinkParams;
 use crate::network::Arrival;
@@ -629,7 +629,16 @@ impl Sim {
     /// When the files cannot be written.
     pub fn write_keylog(&self, dir: &Path) -> io::Result<()> {
         let esp: Vec<EspSaKeys> = self.esp_keys.values().cloned().collect();
-        keylog::write_wireshark_config(dir, &self.keys.wireshark(), &esp)
+        fs::create_dir_all(dir)?;
+        fs::write(
+            dir.join(keylog::IKEV2_TABLE_FILE),
+            keylog::ikev2_decryption_table(&self.keys.wireshark()).expose(),
+        )?;
+        fs::write(
+            dir.join(keylog::ESP_TABLE_FILE),
+            keylog::esp_sa_table(&esp).expose(),
+        )?;
+        fs::write(dir.join(keylog::PREFERENCES_FILE), keylog::PREFERENCES)
     }
 
     /// The seed.
