@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
+use anyhow::Context;
 use anyhow::Result;
 use anyhow::bail;
 use hitless_config::model::Backend as BackendKind;
@@ -19,6 +20,7 @@ use crate::events::EventCounts;
 use crate::ike_task::EventBus;
 use crate::ike_task::IkeTask;
 use crate::ike_task::Inputs;
+use crate::keylog::KeyLog;
 use crate::logging::LogControl;
 use crate::metrics;
 use crate::notify;
@@ -80,6 +82,16 @@ pub(crate) async fn run(
         ike_port: runtime.ike_port,
         nat_t_port: runtime.nat_t_port,
     };
+    let keylog = match &runtime.wireshark_keylog {
+        Some(dir) => Some(KeyLog::open(dir.clone(), Instant::now()).with_context(|| {
+            format!(
+                "{}: debug.wireshark_keylog: cannot write the key tables into {}",
+                config_path.display(),
+                dir.display()
+            )
+        })?),
+        None => None,
+    };
     let (call_tx, call_rx) = mpsc::channel(CALL_QUEUE);
     let logs = Arc::new(logs);
     let control_socket = runtime.control_socket.clone();
@@ -104,6 +116,7 @@ pub(crate) async fn run(
         connection_of: BTreeMap::new(),
         pending_children: BTreeMap::new(),
         supervisor: Supervisor::new(&model),
+        keylog,
     };
     info!(
         connections = model.connections.len(),

@@ -2,8 +2,8 @@
 //! engine's next deadline, a data-plane event, a control request or a signal; hands it to the
 //! engine; and then drains the engine's output queue in order: transmits to the sockets, SA
 //! commands to the data plane (failures go back as `InstallFailed`), events to the log and to
-//! control subscribers (ARCHITECTURE.md §2.4, §2.8). Requests are in `requests`, events in
-//! `events`.
+//! control subscribers (ARCHITECTURE.md §2.4, §2.8); then it updates the Wireshark key log,
+//! when it is on (`keylog`). Requests are in `requests`, events in `events`.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -32,6 +32,7 @@ use crate::control::Call;
 use crate::dataplane::Backend;
 use crate::dataplane::IoStats;
 use crate::events::EventCounts;
+use crate::keylog::KeyLog;
 use crate::logging::LogControl;
 use crate::notify;
 use crate::settings::Runtime;
@@ -81,6 +82,8 @@ pub(crate) struct IkeTask {
     pub(crate) pending_children: BTreeMap<IkeSaId, Vec<String>>,
     /// Re-initiation of connections that are kept up.
     pub(crate) supervisor: Supervisor,
+    /// Wireshark's key tables, when `[debug] wireshark_keylog` is set.
+    pub(crate) keylog: Option<KeyLog>,
 }
 
 /// What the IKE task waits on.
@@ -192,23 +195,32 @@ impl IkeTask {
                             debug!(remote = %transmit.remote, %error, "cannot send IKE message");
                         }
                     }
-                    Output::Sa(command) => {
-                        if let Err(error) = self.backend.apply(&command) {
+                    Output::Sa(command) => match self.backend.apply(&command) {
+                        Ok(()) => {
+                            if let Some(keylog) = &mut self.keylog {
+                                keylog.sa_applied(&command);
+                            }
+                        }
+                        Err(error) => {
                             warn!(%error, "SA backend refused a command");
                             if let Some(event) = install_failed(&command, error.to_string()) {
                                 failed.push(event);
                             }
                         }
-                    }
+                    },
                     Output::Event(event) => self.event(now, event),
                 }
             }
             if failed.is_empty() {
-                return;
+                break;
             }
             for event in failed {
                 self.endpoint.handle_backend_event(now, event);
             }
+        }
+        if let Some(keylog) = &mut self.keylog {
+            keylog.sync_ike(now, &self.endpoint);
+            keylog.flush(now);
         }
     }
 
@@ -216,6 +228,9 @@ impl IkeTask {
     /// routes.
     async fn shutdown(&mut self, inputs: &mut Inputs) {
         notify::notify("STOPPING=1");
+        if let Some(keylog) = &mut self.keylog {
+            keylog.freeze();
+        }
         let now = Instant::now();
         let ids: Vec<IkeSaId> = self.endpoint.ike_sas().map(|sa| sa.id).collect();
         info!(ike_sas = ids.len(), "stopping: deleting SAs");

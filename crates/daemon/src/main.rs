@@ -13,6 +13,7 @@ mod daemon;
 mod dataplane;
 mod events;
 mod ike_task;
+mod keylog;
 mod logging;
 mod metrics;
 mod notify;

@@ -1,7 +1,7 @@
 //! The Prometheus endpoint: `GET /metrics` on `daemon.metrics_listen` (off unless configured)
 //! answers the text exposition format with SA counts, handshakes and failures by reason,
-//! rekeys, ESP traffic and drops by reason. The numbers come from the IKE task through the
-//! same requests as `hitlessctl status` and `stats`.
+//! rekeys, ESP traffic and drops by reason, and whether the Wireshark key log is on. The
+//! numbers come from the IKE task through the same requests as `hitlessctl status` and `stats`.
 
 use std::fmt::Write as _;
 use std::net::SocketAddr;
@@ -136,6 +136,12 @@ pub(crate) fn render(status: &Status, stats: &Stats) -> String {
         &plain(status.uptime_secs),
     );
     metric(
+        "hitless_wireshark_keylog_enabled",
+        "gauge",
+        "1 while [debug] wireshark_keylog writes every session key to disk; alert on it.",
+        &plain(u64::from(status.wireshark_keylog.is_some())),
+    );
+    metric(
         "hitless_ike_sas",
         "gauge",
         "IKE SAs by state.",
@@ -262,7 +268,7 @@ mod tests {
             child_sas: 4,
             connections: vec![],
             metrics_listen: None,
-            wireshark_keylog: None,
+            wireshark_keylog: Some("/tmp/keys".into()),
             ha: None,
         };
         let mut stats = Stats::default();
@@ -281,6 +287,8 @@ mod tests {
             "hitless_esp_bytes_total{direction=\"out\"} 1000",
             "hitless_esp_drops_total{reason=\"icv-mismatch\"} 7",
             "hitless_uptime_seconds 42",
+            "# TYPE hitless_wireshark_keylog_enabled gauge",
+            "hitless_wireshark_keylog_enabled 1",
         ] {
             assert!(
                 text.lines().any(|l| l == line),

@@ -293,7 +293,10 @@ impl IkeTask {
                 .map(|c| c.name.clone())
                 .collect(),
             metrics_listen: self.runtime.metrics_listen.map(|a| a.to_string()),
-            wireshark_keylog: None,
+            wireshark_keylog: self
+                .keylog
+                .as_ref()
+                .map(|keylog| keylog.dir().display().to_string()),
             ha: None,
         }
     }

@@ -40,6 +40,8 @@ pub(crate) struct Runtime {
     pub(crate) backend: Backend,
     /// Prometheus endpoint.
     pub(crate) metrics_listen: Option<std::net::SocketAddr>,
+    /// Where Wireshark's key tables are written (`[debug] wireshark_keylog`).
+    pub(crate) wireshark_keylog: Option<PathBuf>,
 }
 
 /// Loads and validates `path`, and builds the engine's config (resolving host names).
@@ -65,6 +67,7 @@ pub(crate) fn load(path: &Path) -> Result<Loaded, ConfigError> {
         workers: usize::try_from(workers).unwrap_or(1).max(1),
         backend: model.data_plane.backend,
         metrics_listen: model.daemon.metrics_listen,
+        wireshark_keylog: model.debug.wireshark_keylog.clone(),
     };
     Ok(Loaded {
         model,
@@ -108,6 +111,9 @@ impl Runtime {
         }
         if self.metrics_listen != new.metrics_listen {
             changed.push("daemon.metrics_listen");
+        }
+        if self.wireshark_keylog != new.wireshark_keylog {
+            changed.push("debug.wireshark_keylog");
         }
         changed
     }
