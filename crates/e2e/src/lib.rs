@@ -1,5 +1,5 @@
 //! Harness for the end-to-end tests: network namespaces, veth links, processes that are always
-//! cleaned up, and runners for strongSwan's charon and for hitlessd.
+//! cleaned up, runners for strongSwan's charon and for hitlessd, and tshark captures.
 //!
 //! These tests need root and real tools. When something is missing they FAIL with a message
 //! saying what to install; they never pass by skipping (DEVELOPERS.md).
@@ -10,6 +10,7 @@ pub mod process;
 pub mod scenario;
 pub mod strongswan;
 pub mod traffic;
+pub mod tshark;
 
 use std::path::PathBuf;
 use std::time::Duration;
