@@ -181,7 +181,8 @@ measure() {
     if [ -n "$perf_pid" ]; then
       wait "$perf_pid" 2>/dev/null || true
       perf report -i "$TMP/perf-$label.data" --no-children --sort dso,symbol --stdio 2>/dev/null \
-        | grep -E '^ +[0-9]' | head -40 >"$TMP/perf-$label.top" || true
+        | grep -E '^ +[0-9]' | sed -E 's/[[:space:]]+-[[:space:]]+-[[:space:]]*$//' | head -40 \
+        >"$TMP/perf-$label.top" || true
       log "  perf top symbols ($label, both daemons): $TMP/perf-$label.top"
       sed 's/^/      /' "$TMP/perf-$label.top" >&2
       # Where the time goes, grouped: every sampled symbol falls in one group.
