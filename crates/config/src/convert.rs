@@ -271,6 +271,24 @@ fn ike_settings(raw: &RawConfig, key: &KeyPath) -> Result<IkeSettings, Issue> {
         .retransmit_limit
         .map(|d| d.0)
         .filter(|d| !d.is_zero());
+    let cookie_threshold = section.cookie_threshold.unwrap_or(30);
+    let block_threshold = section.block_threshold.unwrap_or(5);
+    if block_threshold == 0 {
+        return Err(Issue::invalid(
+            key.key("block_threshold"),
+            "0 half-open IKE SAs per address, expected at least 1",
+        ));
+    }
+    let init_limit_half_open = section.init_limit_half_open.unwrap_or(10_000);
+    if init_limit_half_open < cookie_threshold {
+        return Err(Issue::inconsistent(
+            key.key("init_limit_half_open"),
+            format!(
+                "{init_limit_half_open} is below cookie_threshold ({cookie_threshold}), expected \
+                 at least cookie_threshold, or requests are dropped before cookies are demanded"
+            ),
+        ));
+    }
     Ok(IkeSettings {
         port,
         nat_t_port,
@@ -281,7 +299,9 @@ fn ike_settings(raw: &RawConfig, key: &KeyPath) -> Result<IkeSettings, Issue> {
             jitter_percent,
             limit,
         },
-        cookie_threshold: section.cookie_threshold.unwrap_or(30),
+        cookie_threshold,
+        block_threshold,
+        init_limit_half_open,
     })
 }
 

@@ -79,6 +79,8 @@ impl Config {
             },
             half_open: ike::HalfOpenConfig {
                 cookie_threshold: self.ike.cookie_threshold,
+                max_per_source: self.ike.block_threshold,
+                max_total: self.ike.init_limit_half_open,
                 ..ike::HalfOpenConfig::default()
             },
             ..hitless_ike::Config::default()

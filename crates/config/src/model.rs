@@ -135,6 +135,13 @@ pub struct IkeSettings {
     /// Half-open IKE SAs above which IKE_SA_INIT requests must carry a COOKIE (RFC 7296 §2.6);
     /// 0 demands cookies always.
     pub cookie_threshold: u32,
+    /// Half-open IKE SAs from one IP address at which its requests must carry a cookie, and
+    /// beyond which cookie-proven requests from it are dropped (RFC 8019 §4.1; strongSwan's
+    /// `block_threshold`). At least 1.
+    pub block_threshold: u32,
+    /// Half-open IKE SAs in all at which new IKE_SA_INIT requests are dropped (strongSwan's
+    /// `init_limit_half_open`). At least `cookie_threshold`.
+    pub init_limit_half_open: u32,
 }
 
 /// Retransmission schedule: attempt `n` waits `timeout × base^n` (plus jitter), as strongSwan.

@@ -77,6 +77,8 @@ pub(crate) struct RawIke {
     pub(crate) retransmit_jitter: Option<u8>,
     pub(crate) retransmit_limit: Option<ConfigDuration>,
     pub(crate) cookie_threshold: Option<u32>,
+    pub(crate) block_threshold: Option<u32>,
+    pub(crate) init_limit_half_open: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]

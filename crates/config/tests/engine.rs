@@ -202,3 +202,31 @@ fn inline_psk_is_never_echoed_in_errors() {
     assert!(!error.to_string().contains("hunter2"));
     assert!(!format!("{error:?}").contains("hunter2"));
 }
+
+#[test]
+fn half_open_limits_reach_the_engine() {
+    let resolve = |_: &str| vec!["203.0.113.7".parse().unwrap()];
+    let base = BASE.replace("dynamic[udp/53]", "10.9.0.0/16");
+    let defaults = parse(&base).to_ike_config(&resolve).unwrap().half_open;
+    assert_eq!(
+        (
+            defaults.cookie_threshold,
+            defaults.max_per_source,
+            defaults.max_total
+        ),
+        (30, 5, 10_000)
+    );
+    let source = format!(
+        "[ike]\ncookie_threshold = 100000\nblock_threshold = 100000\n\
+         init_limit_half_open = 200000\n{base}"
+    );
+    let raised = parse(&source).to_ike_config(&resolve).unwrap().half_open;
+    assert_eq!(
+        (
+            raised.cookie_threshold,
+            raised.max_per_source,
+            raised.max_total
+        ),
+        (100_000, 100_000, 200_000)
+    );
+}

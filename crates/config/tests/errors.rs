@@ -199,6 +199,22 @@ fn life_time_must_exceed_rekey_time() {
 }
 
 #[test]
+fn half_open_limits_are_checked() {
+    let error = fail(&format!("[ike]\nblock_threshold = 0\n{BASE}"));
+    let (line, _, key, message) = summary(&error);
+    assert_eq!((line, key.as_str()), (2, "ike.block_threshold"));
+    assert_eq!(message, "0 half-open IKE SAs per address");
+    assert_eq!(error.expected(), Some("at least 1"));
+    let source = format!("[ike]\ncookie_threshold = 500\ninit_limit_half_open = 400\n{BASE}");
+    let (line, _, key, message) = summary(&fail(&source));
+    assert_eq!((line, key.as_str()), (3, "ike.init_limit_half_open"));
+    assert!(
+        message.starts_with("400 is below cookie_threshold (500)"),
+        "{message}"
+    );
+}
+
+#[test]
 fn ike_life_time_and_rand_time_are_checked() {
     let source = BASE.replace(
         "psk_file",
