@@ -618,13 +618,15 @@ impl Endpoint {
     }
 
     /// Removes SA `id` if it is dead, otherwise updates its place in the schedule; adopts the
-    /// IKE SAs a rekey created.
+    /// IKE SAs a rekey created and moves Child SAs between IKE SAs as recorded.
     pub(crate) fn settle(&mut self, id: IkeSaId) {
         for sa in std::mem::take(&mut self.tables.born) {
             let born = sa.core.id;
             self.sas.insert(born, sa);
             self.reschedule(born);
         }
+        // Before an IKE SA that went away is removed: its Child SAs may go elsewhere.
+        self.apply_handovers();
         let half_open = self
             .sas
             .get(&id)
@@ -642,6 +644,10 @@ impl Endpoint {
                     self.tables.remove_child(child.id, child.spi_in);
                 }
                 self.tables.esp_spis.retain(|_, owner| *owner != id);
+                // Forgotten without a close (HA): nothing is left to decide a collision.
+                self.tables
+                    .provisional
+                    .retain(|new, provisional| *new != id && provisional.old != id);
             }
             if let Some(at) = self.scheduled.remove(&id) {
                 self.schedule.remove(&(at, id));

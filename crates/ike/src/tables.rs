@@ -12,6 +12,8 @@ use crate::endpoint::Counters;
 use crate::ids::ChildSaId;
 use crate::ids::IkeSaId;
 use crate::ike_sa::IkeSa;
+use crate::ike_sa::handover::Handover;
+use crate::ike_sa::handover::Provisional;
 
 /// Identifiers and SPIs in use on this endpoint.
 #[derive(Default)]
@@ -29,6 +31,15 @@ pub(crate) struct Tables {
     pub counters: Counters,
     /// IKE SAs created by a rekey during the current input; the endpoint adopts them.
     pub born: Vec<IkeSa>,
+    /// Child SAs and queued Child SA work to move between IKE SAs once the current input is
+    /// done; the endpoint applies them, since it alone sees both IKE SAs.
+    pub handovers: Vec<Handover>,
+    /// New IKE SAs we created by answering the peer's rekey while our own rekey of the same
+    /// IKE SA was in flight, by the old IKE SA they replace: which of the two survives is not
+    /// decided yet ([RFC 7296 §2.8.2]), so they start no exchange of their own.
+    ///
+    /// [RFC 7296 §2.8.2]: https://www.rfc-editor.org/rfc/rfc7296#section-2.8.2
+    pub provisional: BTreeMap<IkeSaId, Provisional>,
 }
 
 /// ESP SPIs below this are reserved (RFC 4303 §2.1).

@@ -215,7 +215,7 @@ impl Initiating {
 /// [§1.4]: https://www.rfc-editor.org/rfc/rfc7296#section-1.4
 pub(crate) fn respond(
     cx: &mut SaContext<'_>,
-    established: &Established,
+    established: &mut Established,
     request: &Message,
 ) -> (Body, Flow) {
     match request.header.exchange {
@@ -233,14 +233,20 @@ pub(crate) fn respond(
                 .is_some_and(|sa| sa.proposals.iter().any(|p| p.protocol == ProtocolId::IKE))
             {
                 // Not while a Child SA exchange of ours is open either: its outcome belongs
-                // to this IKE SA (strongSwan does the same).
-                let busy =
-                    established.active.is_some()
-                        && !matches!(established.active, Some(Initiating::Dpd(_)))
-                        || cx.sa.children.values().any(|c| {
-                            matches!(c.state, ChildState::Rekeying | ChildState::Deleting)
-                        });
-                ike_rekey::respond(cx, &established.peer, request, busy)
+                // to this IKE SA (strongSwan does the same). Our own rekey of the IKE SA in
+                // flight is a simultaneous rekey (RFC 7296 §2.8.2): answered as usual.
+                let children_busy = cx
+                    .sa
+                    .children
+                    .values()
+                    .any(|c| matches!(c.state, ChildState::Rekeying | ChildState::Deleting));
+                let answering = match &mut established.active {
+                    _ if children_busy => ike_rekey::Answering::Busy,
+                    None | Some(Initiating::Dpd(_)) => ike_rekey::Answering::Free,
+                    Some(Initiating::IkeRekey(ours)) => ike_rekey::Answering::Crossing(ours),
+                    Some(_) => ike_rekey::Answering::Busy,
+                };
+                ike_rekey::respond(cx, &established.peer, request, answering)
             } else if ike_busy {
                 tracing::debug!("refusing a new Child SA while the IKE SA is rekeyed");
                 Body::error(NotifyType::TEMPORARY_FAILURE, Vec::new())

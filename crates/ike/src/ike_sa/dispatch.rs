@@ -123,6 +123,10 @@ impl IkeSa {
 
     /// Starts the next queued task if the window is free.
     pub(crate) fn kick(&mut self, env: &mut Env<'_>) {
+        self.forward_child_work(env);
+        if !self.may_start(env) {
+            return;
+        }
         let Self { core, state } = self;
         if !core.window.can_send() {
             return;
@@ -290,9 +294,9 @@ impl IkeSa {
                     }
                 }
             }
-            IkeSaState::Established(established) => {
+            IkeSaState::Established(mut established) => {
                 let (body, flow) =
-                    exchange::respond(&mut env.cx(&mut self.core), &established, &message);
+                    exchange::respond(&mut env.cx(&mut self.core), &mut established, &message);
                 self.state = IkeSaState::Established(established);
                 self.respond(env, datagram, header.exchange, header.message_id, &body);
                 self.follow(env, flow);

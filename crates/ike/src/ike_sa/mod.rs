@@ -36,6 +36,7 @@ use crate::tables::Tables;
 use crate::timer::Timer;
 
 pub(crate) mod dispatch;
+pub(crate) mod handover;
 pub(crate) mod keys;
 pub(crate) mod retransmit;
 mod teardown;
@@ -382,16 +383,21 @@ impl IkeSa {
     }
 
     /// Queues a task and starts it if the window is free. A superseded SA takes only its own
-    /// delete.
+    /// delete, and hands Child SA work to its successor.
     pub(crate) fn queue(&mut self, env: &mut Env<'_>, task: Task) {
-        let IkeSaState::Established(established) = &mut self.state else {
-            return;
-        };
-        if self.core.superseded.is_some() && task != Task::DeleteIke {
+        let superseded = self.core.superseded.is_some();
+        if superseded && task != Task::DeleteIke && !task.is_child_work() {
             return;
         }
         if task == Task::DeleteIke {
-            // A delete of the IKE SA makes every queued task moot.
+            // Child SA work of a superseded SA goes to its successor (RFC 7296 §2.18); the
+            // rest is moot once the IKE SA is being deleted.
+            self.forward_child_work(env);
+        }
+        let IkeSaState::Established(established) = &mut self.state else {
+            return;
+        };
+        if task == Task::DeleteIke {
             established.tasks.clear();
         } else if established.tasks.contains(&task) {
             return;

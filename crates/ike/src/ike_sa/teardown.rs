@@ -23,8 +23,10 @@ impl IkeSa {
     /// The IKE SA failed: remove its Child SAs and report it. Nothing is sent.
     pub(crate) fn fail(&mut self, env: &mut Env<'_>, reason: FailureReason) {
         warn!(?reason, "IKE SA failed");
-        self.core
-            .remove_children(env.out, env.tables, DeleteReason::IkeSaGone);
+        if !self.hand_over_before_closing(env) {
+            self.core
+                .remove_children(env.out, env.tables, DeleteReason::IkeSaGone);
+        }
         env.out.event(Event::IkeSaFailed {
             ike: self.core.id,
             connection: self.core.connection.name.clone(),
@@ -37,15 +39,20 @@ impl IkeSa {
 
     /// The IKE SA was deleted: remove its Child SAs and report it.
     pub(crate) fn close(&mut self, env: &mut Env<'_>, reason: DeleteReason) {
-        // A superseded SA goes because of the rekey, whoever sent the delete.
-        let reason = if self.core.superseded.is_some() {
+        // A superseded SA goes because of the rekey, whoever sent the delete; so does a
+        // redundant one from simultaneous rekeys (RFC 7296 §2.8.2).
+        let reason = if self.core.superseded.is_some()
+            || env.tables.provisional.contains_key(&self.core.id)
+        {
             DeleteReason::Rekeyed
         } else {
             reason
         };
         info!(?reason, "IKE SA deleted");
-        self.core
-            .remove_children(env.out, env.tables, DeleteReason::IkeSaGone);
+        if !self.hand_over_before_closing(env) {
+            self.core
+                .remove_children(env.out, env.tables, DeleteReason::IkeSaGone);
+        }
         env.out.event(Event::IkeSaDeleted {
             ike: self.core.id,
             spis: self.core.spis(),
