@@ -104,3 +104,32 @@ fn hard_lifetime_without_rekey_deletes_the_ike_sa() {
     assert_eq!(pair.b.endpoint.ike_sas().count(), 0);
     assert!(pair.a.backend.sas.is_empty() && pair.b.backend.sas.is_empty());
 }
+
+/// The responder of a rekey keeps the replaced IKE SA while the initiator may still be
+/// retransmitting its request (RFC 7296 §2.1): its answers are lost for a minute, longer than
+/// the 30 s a superseded IKE SA waits at least, and the initiator's retransmission after that
+/// still gets the cached answer, so both sides end on the new IKE SA with the Child SA.
+#[test]
+fn replaced_ike_sa_outlasts_the_initiators_retransmissions() {
+    let mut pair = pair();
+    let old_a = pair.connect("gw");
+    let children = pair.a.backend.sas.clone();
+    pair.a.endpoint.rekey_ike(pair.now, old_a).unwrap();
+    pair.b_silent = true;
+    pair.advance(Duration::from_secs(60));
+    // b answered and moved on; a still waits for the answer.
+    assert_eq!(pair.a.established(), old_a);
+    pair.b_silent = false;
+    pair.advance(Duration::from_secs(200));
+    let new_a = pair.a.established();
+    let new_b = pair.b.established();
+    assert_ne!(new_a, old_a);
+    assert_eq!(
+        pair.a.endpoint.ike_sa(new_a).unwrap().spis,
+        pair.b.endpoint.ike_sa(new_b).unwrap().spis
+    );
+    assert_eq!(pair.a.children(new_a).len(), 1);
+    assert_eq!(pair.a.backend.sas, children);
+    assert!(!pair.a.saw(|e| matches!(e, Event::ChildSaDeleted { .. })));
+    assert_children_match(&pair);
+}

@@ -146,7 +146,8 @@ impl Collision {
     /// After every timer ran: one IKE SA on each side, the same one, with every Child SA on
     /// it unchanged. Returns whether a initiated the surviving IKE SA.
     fn converged(&mut self, order: &[Step]) -> bool {
-        self.pair.advance(Duration::from_secs(60));
+        // A new IKE SA that only one side created goes after the retransmission span.
+        self.pair.advance(Duration::from_secs(200));
         self.check(order);
         let pair = &self.pair;
         let a_ike = pair.a.established();
@@ -419,6 +420,47 @@ fn child_sa_work_queued_during_an_ike_rekey_follows_the_child_sas() {
         assert_ne!(children[0], child);
         assert_children_match(&pair);
     }
+}
+
+/// Not a collision: a's rekey waits behind a liveness check when b's rekey arrives, so a
+/// answers it and the IKE SA is replaced. a's queued rekey is then moot: started on the
+/// replaced IKE SA it would create a second new IKE SA without the Child SAs.
+#[test]
+fn rekey_queued_behind_another_exchange_is_moot_once_the_peer_rekeyed() {
+    let mut b = config_b();
+    b.connections[0].dpd_delay = None;
+    let mut pair = Pair::new(config_a(), b, 5);
+    let a_ike = pair.connect("gw");
+    let b_ike = pair.b.established();
+    // a's liveness check is on its way when a asks for a rekey, which waits for the window.
+    pair.now += Duration::from_secs(31);
+    pair.a.endpoint.handle_timeout(pair.now);
+    pair.drain();
+    assert_eq!(pair.to_b.len(), 1);
+    pair.a.endpoint.rekey_ike(pair.now, a_ike).unwrap();
+    pair.b.endpoint.rekey_ike(pair.now, b_ike).unwrap();
+    pair.drain();
+    assert_eq!(pair.to_b.len(), 1, "a's rekey waits");
+    // b's rekey reaches a first.
+    pair.deliver_to_a();
+    pair.drive();
+    pair.advance(Duration::from_secs(10));
+    let new_a = pair.a.established();
+    let new_b = pair.b.established();
+    assert_eq!(
+        pair.a.endpoint.ike_sa(new_a).unwrap().spis,
+        pair.b.endpoint.ike_sa(new_b).unwrap().spis
+    );
+    assert!(!pair.a.endpoint.ike_sa(new_a).unwrap().initiator);
+    assert_eq!(pair.a.children(new_a).len(), 1);
+    let a_rekeys = pair
+        .a
+        .transmits()
+        .iter()
+        .filter(|t| is_request(&t.payload, ExchangeType::CREATE_CHILD_SA))
+        .count();
+    assert_eq!(a_rekeys, 0, "a rekeyed the replaced IKE SA");
+    assert_children_match(&pair);
 }
 
 /// INFORMATIONAL requests a node sent (in these scenarios, each carries a Delete payload).

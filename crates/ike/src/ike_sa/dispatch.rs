@@ -245,6 +245,10 @@ impl IkeSa {
                     (_, ExchangeType::IKE_SA_INIT) => false,
                     _ => self.decode(env, parsed).is_ok(),
                 };
+                if authentic {
+                    // The peer is alive and still waiting for our answer.
+                    self.core.last_inbound = env.now;
+                }
                 if authentic && let Some(cached) = self.core.window.cached_response() {
                     debug!(mid = header.message_id, "retransmitting response");
                     env.tables.counters.bump(ErrorCounter::RetransmittedRequest);

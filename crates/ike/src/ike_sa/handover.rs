@@ -78,7 +78,9 @@ impl Task {
 }
 
 impl IkeSa {
-    /// A superseded IKE SA runs no Child SA work: what is queued goes to its successor.
+    /// A superseded IKE SA runs nothing but its own delete: queued Child SA work goes to its
+    /// successor, and the rest (a rekey of itself queued before the peer's rekey replaced it,
+    /// a liveness check) is moot.
     pub(crate) fn forward_child_work(&mut self, env: &mut Env<'_>) {
         let Some((to, _)) = self.core.superseded else {
             return;
@@ -87,6 +89,7 @@ impl IkeSa {
             return;
         };
         let tasks = take_child_work(&mut established.tasks);
+        established.tasks.retain(|task| *task == Task::DeleteIke);
         if tasks.is_empty() {
             return;
         }

@@ -181,7 +181,11 @@ impl Established {
     }
 }
 
-/// How long a superseded IKE SA waits for the peer to delete it before going away quietly.
+/// How long a superseded IKE SA waits at least for the peer to delete it before going away
+/// quietly. It also waits as long as a request is retransmitted ([`Backoff::span`]) after the
+/// last message from the peer on it: the peer may not have our answer to its rekey yet, and
+/// retransmits the request until it has (RFC 7296 §2.1); an SA gone by then would leave it with
+/// nothing to move its Child SAs to.
 const SUPERSEDED_LINGER: std::time::Duration = std::time::Duration::from_secs(30);
 
 impl IkeSaCore {
@@ -347,7 +351,10 @@ impl IkeSa {
                     timers.push((Timer::Dpd, core.last_inbound + delay));
                 }
                 match core.superseded {
-                    Some((_, at)) => timers.push((Timer::Superseded, at + SUPERSEDED_LINGER)),
+                    Some((_, at)) => {
+                        let linger = core.backoff.span().max(SUPERSEDED_LINGER);
+                        timers.push((Timer::Superseded, at.max(core.last_inbound) + linger));
+                    }
                     None => {
                         if let Some(at) = core.rekey_at {
                             timers.push((Timer::IkeRekey, at));

@@ -41,6 +41,14 @@ impl Backoff {
         self.tries
     }
 
+    /// How long a request is retransmitted before the sender gives up, without jitter: from
+    /// its first send to the last timeout.
+    pub(crate) fn span(&self) -> Duration {
+        (0..=self.tries)
+            .map(|retransmits| self.timeout(retransmits, 0))
+            .fold(Duration::ZERO, Duration::saturating_add)
+    }
+
     /// How long to wait after the send that followed `retransmits` retransmissions (0 for the
     /// first send) before retransmitting again (or giving up). `random` removes up to the
     /// configured jitter percentage.
@@ -91,6 +99,8 @@ mod tests {
             assert!((got - want).abs() < 1e-6, "{schedule:?}");
         }
         assert_eq!(backoff.tries(), 5);
+        let span = backoff.span().as_secs_f64();
+        assert!((span - expected.iter().sum::<f64>()).abs() < 1e-6, "{span}");
     }
 
     #[test]
