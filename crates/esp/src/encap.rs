@@ -32,10 +32,12 @@ use crate::snapshot::Snapshot;
 ///
 /// Each packet is still checked against the policy's selectors, so a batch that strays from
 /// the flow is dropped with [`DropReason::PolicyMismatch`], never sent on the wrong SA. Hold
-/// it for one batch: it keeps the SA alive but does not see later route changes (a deleted or
-/// expired SA still stops it).
+/// it for one batch: it does not see later route changes, except that once its SA is deleted
+/// (the old SA of a rekey, RFC 7296 §2.8) its remaining packets go to the SA the policy routes
+/// to then, where that SA fits the batch (same endpoints, encapsulation and sizes).
 pub struct OutboundFlow<'d> {
     plane: &'d DataPlane,
+    resource: Option<ResourceId>,
     entry: SaEntry,
     selectors: Arc<Selectors>,
 }
@@ -91,6 +93,7 @@ impl DataPlane {
             let (selectors, entry) = self.route(&snapshot, resource, &packet)?;
             Ok(OutboundFlow {
                 plane: self,
+                resource,
                 entry: entry.clone(),
                 selectors: Arc::clone(selectors),
             })
@@ -220,9 +223,33 @@ impl OutboundFlow<'_> {
                 if !self.selectors.matches_outbound(&packet.flow) {
                     return Err(DropReason::PolicyMismatch);
                 }
-                plane.seal(&self.entry, &self.selectors, &packet, buf, offset, len)
+                if self.entry.core.check_alive().is_ok() {
+                    return plane.seal(&self.entry, &self.selectors, &packet, buf, offset, len);
+                }
+                // The SA was deleted after this flow chose it: a rekey moved the policy to its
+                // successor and removed it while the batch was being sealed. The packet goes
+                // out on the successor rather than being lost.
+                let snapshot = plane.load();
+                let (selectors, entry) = plane.route(&snapshot, self.resource, &packet)?;
+                if !self.fits(entry) {
+                    return Err(DropReason::Expired);
+                }
+                plane.seal(entry, selectors, &packet, buf, offset, len)
             });
         result.map_err(|reason| plane.dropped(reason, Some(self.entry.core.spi)))
+    }
+
+    /// Whether `other`'s packets can join this flow's batch: the same endpoints and
+    /// encapsulation (one UDP GSO send) and the same ESP overhead (equal-size segments).
+    fn fits(&self, other: &SaEntry) -> bool {
+        let (ours, theirs) = (&self.entry.core.transform, &other.core.transform);
+        other.local == self.entry.local
+            && other.remote == self.entry.remote
+            && other.udp_encap == self.entry.udp_encap
+            && other.core.mode == self.entry.core.mode
+            && theirs.header_len() == ours.header_len()
+            && theirs.icv_len() == ours.icv_len()
+            && theirs.alignment() == ours.alignment()
     }
 
     /// Length of the ESP packet for `protected_len` protected bytes (the whole inner packet in

@@ -531,6 +531,76 @@ fn rekey_switches_the_outbound_sa_and_old_inbound_keeps_working() {
     assert_eq!(open(&pair.b, &old), Err(DropReason::NoSa));
 }
 
+/// A worker seals a TSO packet's segments with one flow; when a rekey switches the policy and
+/// deletes the old outbound SA in the middle (RFC 7296 §2.8), the remaining segments go out on
+/// the successor instead of being dropped, unless the successor cannot join the batch.
+#[test]
+fn a_flow_whose_sa_is_deleted_mid_batch_continues_on_the_successor() {
+    let mut pair = Pair::new(Setup::new(Suite::Aes128Gcm));
+    let segment = a_to_b(600);
+    let flow = pair.a.plane.outbound_flow(None, &segment).unwrap();
+    let stride = flow.sealed_len(segment.len());
+    let mut batch = vec![0u8; stride * 3 + TAILROOM];
+    let mut seal_at = |i: usize| {
+        let offset = i * stride + flow.headroom();
+        batch[offset..offset + segment.len()].copy_from_slice(&segment);
+        flow.encapsulate(&mut batch, offset, segment.len())
+            .map(|sealed| (sealed.spi, sealed.bytes.to_vec()))
+    };
+    let (spi, first) = seal_at(0).unwrap();
+    assert_eq!(spi, SPI_AB);
+    // The rekey: B installs the new inbound SA, A the new outbound one, switches and deletes
+    // the old outbound SA while the flow still holds it.
+    let new_spi = Spi(0x3000_0003);
+    let new_in = sa_spec(&pair.setup, new_spi, Direction::Inbound, false, 9);
+    let new_out = sa_spec(&pair.setup, new_spi, Direction::Outbound, true, 9);
+    pair.b
+        .control
+        .apply(&SaCommand::AddSa(Box::new(new_in)))
+        .unwrap();
+    for command in [
+        SaCommand::AddSa(Box::new(new_out)),
+        SaCommand::RouteOutbound {
+            reqid: REQID,
+            resource: None,
+            spi: new_spi,
+        },
+        SaCommand::DeleteSa {
+            spi: SPI_AB,
+            direction: Direction::Outbound,
+        },
+    ] {
+        pair.a.control.apply(&command).unwrap();
+    }
+    let (spi, second) = seal_at(1).unwrap();
+    assert_eq!(
+        spi, new_spi,
+        "the rest of the batch goes out on the successor"
+    );
+    assert_eq!(second.len(), stride, "and still fits the batch");
+    assert_eq!(open(&pair.b, &first).unwrap(), segment);
+    assert_eq!(open(&pair.b, &second).unwrap(), segment);
+    // A successor toward another peer address cannot join this batch's send: dropped.
+    let other = Spi(0x3000_0004);
+    let mut spec = sa_spec(&pair.setup, other, Direction::Outbound, true, 10);
+    spec.remote = "192.0.2.99:4500".parse().unwrap();
+    for command in [
+        SaCommand::AddSa(Box::new(spec)),
+        SaCommand::RouteOutbound {
+            reqid: REQID,
+            resource: None,
+            spi: other,
+        },
+        SaCommand::DeleteSa {
+            spi: new_spi,
+            direction: Direction::Outbound,
+        },
+    ] {
+        pair.a.control.apply(&command).unwrap();
+    }
+    assert_eq!(seal_at(2), Err(DropReason::Expired));
+}
+
 #[test]
 fn per_resource_routes_fall_back_and_acquire_once() {
     let mut pair = Pair::new(Setup::new(Suite::Aes128Gcm));
