@@ -1,5 +1,6 @@
-//! The load loop: keeps WINDOW handshakes in flight, feeds datagrams and timeouts to the
-//! engine, sends its transmits, and counts how each IKE SA ends (Child SA installed, or failed).
+//! The load loop: keeps WINDOW handshakes in flight (or, as the responder, answers), feeds
+//! datagrams and timeouts to the engine, sends its transmits, and counts how each IKE SA ends
+//! (Child SA installed, or failed).
 
 use std::collections::BTreeMap;
 use std::collections::BTreeSet;
@@ -30,6 +31,9 @@ pub(crate) struct Load {
     pub(crate) window: usize,
     /// When to give up.
     pub(crate) timeout: Duration,
+    /// Answer instead of initiating: count the IKE SAs peers set up with us, report once
+    /// `count` are, and go on answering (no timeout) until the process is ended.
+    pub(crate) respond: bool,
 }
 
 /// The IKE port and the NAT-T port (used once NAT detection moves an IKE SA there, RFC 7296
@@ -143,49 +147,66 @@ impl Outcome {
 }
 
 /// Initiates `load.count` IKE SAs through `endpoint`, at most `load.window` in flight, until all
-/// are set up or have failed, or `load.timeout` passes.
+/// are set up or have failed, or `load.timeout` passes; then hands the outcome to `report`.
+/// With `load.respond`, initiates nothing, times from the first datagram received, reports once
+/// `load.count` IKE SAs were set up by peers, and never returns.
 ///
 /// # Errors
 ///
 /// When the engine refuses to initiate (an unknown connection, no usable proposal) or a socket
 /// cannot be read.
-pub(crate) async fn run(mut endpoint: Endpoint, sockets: &Sockets, load: &Load) -> Result<Outcome> {
+pub(crate) async fn run(
+    mut endpoint: Endpoint,
+    sockets: &Sockets,
+    load: &Load,
+    mut report: impl FnMut(&Outcome),
+) -> Result<()> {
     let ike_local = sockets.ike.local_addr()?;
     let nat_t_local = sockets.nat_t.local_addr()?;
     let mut outcome = Outcome::default();
     let mut in_flight: BTreeSet<IkeSaId> = BTreeSet::new();
     let mut ike_buf = vec![0u8; MAX_DATAGRAM];
     let mut nat_t_buf = vec![0u8; MAX_DATAGRAM];
-    let start = Instant::now();
+    let mut start = Instant::now();
     let give_up = start + load.timeout;
+    let mut reported = false;
     endpoint.start(start);
     loop {
         let now = Instant::now();
         if endpoint.poll_timeout().is_some_and(|at| at <= now) {
             endpoint.handle_timeout(now);
         }
-        while in_flight.len() < load.window && outcome.initiated < load.count {
+        while !load.respond && in_flight.len() < load.window && outcome.initiated < load.count {
             let id = endpoint
                 .initiate(now, &load.connection)
                 .with_context(|| format!("initiating {}", load.connection))?;
             in_flight.insert(id);
             outcome.initiated += 1;
         }
-        drain(&mut endpoint, sockets, &mut in_flight, &mut outcome, start).await;
+        let track = (!load.respond).then_some(&mut in_flight);
+        drain(&mut endpoint, sockets, track, &mut outcome, start).await;
         let done = outcome.established + outcome.failed.values().sum::<usize>();
-        if done >= load.count {
-            break;
+        if !load.respond && (done >= load.count || now >= give_up) {
+            outcome.timed_out = done < load.count;
+            report(&outcome);
+            return Ok(());
         }
-        if now >= give_up {
-            outcome.timed_out = true;
-            break;
+        if load.respond && !reported && done >= load.count {
+            report(&outcome);
+            reported = true;
         }
-        let wake = endpoint
-            .poll_timeout()
-            .map_or(give_up, |at| at.min(give_up));
+        let wake = match (endpoint.poll_timeout(), load.respond) {
+            (Some(at), false) => at.min(give_up),
+            (None, false) => give_up,
+            (Some(at), true) => at,
+            (None, true) => now + Duration::from_secs(3600),
+        };
         tokio::select! {
             received = sockets.ike.recv_from(&mut ike_buf) => {
                 let (len, remote) = received.context("receiving on the IKE port")?;
+                if load.respond && outcome.received == 0 {
+                    start = Instant::now();
+                }
                 outcome.received += 1;
                 endpoint.handle_datagram(Instant::now(), Datagram {
                     local: ike_local,
@@ -198,6 +219,9 @@ pub(crate) async fn run(mut endpoint: Endpoint, sockets: &Sockets, load: &Load) 
                 // RFC 3948 §2.2: IKE on port 4500 follows four zero bytes; anything else is ESP.
                 match nat_t_buf[..len].strip_prefix(&NON_ESP_MARKER) {
                     Some(payload) => {
+                        if load.respond && outcome.received == 0 {
+                            start = Instant::now();
+                        }
                         outcome.received += 1;
                         endpoint.handle_datagram(Instant::now(), Datagram {
                             local: nat_t_local,
@@ -211,14 +235,14 @@ pub(crate) async fn run(mut endpoint: Endpoint, sockets: &Sockets, load: &Load) 
             () = tokio::time::sleep_until(tokio::time::Instant::from_std(wake)) => {}
         }
     }
-    Ok(outcome)
 }
 
-/// Carries out the engine's outputs: transmits are sent, SA commands dropped, events counted.
+/// Carries out the engine's outputs: transmits are sent, SA commands dropped, events counted:
+/// those of the IKE SAs in `in_flight` (removed as they end), or all when it is `None`.
 async fn drain(
     endpoint: &mut Endpoint,
     sockets: &Sockets,
-    in_flight: &mut BTreeSet<IkeSaId>,
+    mut in_flight: Option<&mut BTreeSet<IkeSaId>>,
     outcome: &mut Outcome,
     start: Instant,
 ) {
@@ -241,7 +265,9 @@ async fn drain(
                     }
                     _ => continue,
                 };
-                if !in_flight.remove(&ike) {
+                if let Some(in_flight) = in_flight.as_deref_mut()
+                    && !in_flight.remove(&ike)
+                {
                     continue;
                 }
                 match failure {

@@ -11,6 +11,11 @@
 //! would make the responder delete the earlier SAs from us, RFC 7296 §2.4), and so are liveness
 //! checks. The SA commands the engine emits are dropped: the measurement needs no data plane on
 //! the initiator.
+//!
+//! With `--respond` it is the responder instead, a diagnostic for the benchmark: the engine and
+//! its crypto answering with no data plane behind them (SA commands dropped), so that hitlessd's
+//! figure can be split into what the engine costs and what installing the SAs costs. It reports
+//! once COUNT IKE SAs are set up (timed from the first datagram) and keeps answering until ended.
 
 #![allow(clippy::print_stdout, clippy::print_stderr, missing_docs)]
 
@@ -50,6 +55,10 @@ struct Cli {
     /// Give up after this many seconds.
     #[arg(long, default_value_t = 300)]
     timeout: u64,
+    /// Be the responder instead: answer, report once COUNT IKE SAs are set up, and go on
+    /// answering until ended (a diagnostic: the engine without a data plane).
+    #[arg(long)]
+    respond: bool,
 }
 
 fn main() -> ExitCode {
@@ -95,15 +104,20 @@ fn run(cli: &Cli) -> Result<bool> {
         count: cli.count,
         window: cli.window,
         timeout: Duration::from_secs(cli.timeout),
+        respond: cli.respond,
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("starting the runtime")?;
-    let outcome = runtime.block_on(async {
+    let mut complete = false;
+    runtime.block_on(async {
         let sockets = Sockets::bind(local, ports.0, ports.1).await?;
-        driver::run(endpoint, &sockets, &load).await
+        driver::run(endpoint, &sockets, &load, |outcome| {
+            println!("{}", outcome.summary(&load));
+            complete = outcome.established == load.count;
+        })
+        .await
     })?;
-    println!("{}", outcome.summary(&load));
-    Ok(outcome.established == load.count)
+    Ok(complete)
 }
