@@ -340,7 +340,7 @@ impl Endpoint {
                 };
                 if hard {
                     info!(%spi, ?reason, "Child SA reached a hard limit");
-                    self.run(now, ike, |sa, env| sa.queue(env, Task::DeleteChild(child)));
+                    self.run(now, ike, |sa, env| sa.queue(env, Task::ExpireChild(child)));
                 } else {
                     debug!(%spi, ?reason, "Child SA reached a soft limit; rekeying");
                     self.run(now, ike, |sa, env| sa.queue(env, Task::RekeyChild(child)));

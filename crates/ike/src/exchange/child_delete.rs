@@ -26,6 +26,8 @@ pub(crate) struct Initiator {
     ///
     /// [`Task::DeleteUnused`]: super::Task::DeleteUnused
     unused: Vec<Spi>,
+    /// Why, for the event.
+    reason: DeleteReason,
 }
 
 impl Initiator {
@@ -43,9 +45,23 @@ impl Initiator {
             Self {
                 children: vec![child],
                 unused: Vec::new(),
+                reason: DeleteReason::Local,
             },
             request(spi),
         ))
+    }
+
+    /// Starts deleting `child` because its hard lifetime passed or one of its SAs reached a
+    /// hard limit (RFC 4301 §4.4.2.1); `None` if it is gone, already being deleted, or
+    /// already replaced by a rekey (it lingers, and the rekey deletes it).
+    pub(crate) fn expire(cx: &mut SaContext<'_>, child: ChildSaId) -> Option<(Self, Request)> {
+        let state = cx.sa.children.get(&child)?.state;
+        if matches!(state, ChildState::Rekeyed { .. }) {
+            return None;
+        }
+        let (mut initiator, request) = Self::start(cx, child)?;
+        initiator.reason = DeleteReason::Expired;
+        Some((initiator, request))
     }
 
     /// Deletes the SA the peer installed for our inbound SPI `spi`, which we never installed.
@@ -54,6 +70,7 @@ impl Initiator {
             Self {
                 children: Vec::new(),
                 unused: vec![spi],
+                reason: DeleteReason::Local,
             },
             request(spi),
         )
@@ -64,6 +81,7 @@ impl Initiator {
         Self {
             children,
             unused: Vec::new(),
+            reason: DeleteReason::Local,
         }
     }
 
@@ -91,8 +109,7 @@ impl Initiator {
                 .get(&child)
                 .is_some_and(|c| matches!(c.state, ChildState::Rekeyed { .. }));
             if !rekeyed {
-                cx.sa
-                    .remove_child(cx.out, cx.tables, child, DeleteReason::Local);
+                cx.sa.remove_child(cx.out, cx.tables, child, self.reason);
             }
         }
         Flow::Continue

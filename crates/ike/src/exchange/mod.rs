@@ -68,6 +68,9 @@ pub(crate) enum Task {
     CreateChild(String),
     /// Delete a Child SA.
     DeleteChild(ChildSaId),
+    /// Delete a Child SA whose hard lifetime passed or whose SA reached a hard limit in the
+    /// data plane; reported as [`DeleteReason::Expired`](crate::event::DeleteReason::Expired).
+    ExpireChild(ChildSaId),
     /// Ask the peer to delete the SA it installed for our inbound SPI, which we never
     /// installed: the redundant Child SA of a rekey collision we lost ([RFC 7296 §2.8.1]), or
     /// one from a response we could not use.
@@ -132,6 +135,8 @@ impl Task {
             Self::RekeyChild(child) => child_rekey::Initiator::start(cx, child)?
                 .map(|(i, r)| (Initiating::ChildRekey(i), r)),
             Self::DeleteChild(child) => child_delete::Initiator::start(cx, child)
+                .map(|(i, r)| (Initiating::ChildDelete(i), r)),
+            Self::ExpireChild(child) => child_delete::Initiator::expire(cx, child)
                 .map(|(i, r)| (Initiating::ChildDelete(i), r)),
             Self::DeleteUnused(spi) => {
                 let (i, r) = child_delete::Initiator::unused(spi);

@@ -453,7 +453,7 @@ impl IkeSa {
                 info!(child = %id, "Child SA reached its hard lifetime");
                 child.expire_at = None;
                 child.rekey_at = None;
-                self.queue(env, Task::DeleteChild(id));
+                self.queue(env, Task::ExpireChild(id));
                 continue;
             }
             if child.state == ChildState::Installed && child.rekey_at.is_some_and(|at| at <= now) {

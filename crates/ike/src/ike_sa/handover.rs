@@ -72,6 +72,7 @@ impl Task {
             Self::CreateChild(_)
                 | Self::DeleteChild(_)
                 | Self::DeleteUnused(_)
+                | Self::ExpireChild(_)
                 | Self::RekeyChild(_)
         )
     }
