@@ -38,7 +38,13 @@ pub enum Event {
     },
     /// An IKE SA was replaced by a rekey ([RFC 7296 §2.18]); its Child SAs moved to `new`.
     ///
+    /// Simultaneous rekeys ([§2.8.2]) may move them again: from the new IKE SA we created by
+    /// answering the peer's rekey to the one our own rekey created, or, if the peer deleted the
+    /// former first, back to the old IKE SA until our rekey completes. Each move is one event,
+    /// `old` being the IKE SA that gave them up.
+    ///
     /// [RFC 7296 §2.18]: https://www.rfc-editor.org/rfc/rfc7296#section-2.18
+    /// [§2.8.2]: https://www.rfc-editor.org/rfc/rfc7296#section-2.8.2
     IkeSaRekeyed {
         /// The old IKE SA.
         old: IkeSaId,
