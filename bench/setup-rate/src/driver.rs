@@ -96,6 +96,7 @@ pub(crate) struct Outcome {
     /// From the first initiation to the first installed Child SA.
     pub(crate) first: Option<Duration>,
     /// IKE datagrams sent: two per handshake, more for retransmissions and cookie rounds.
+    /// `extra_sent` in the summary is what exceeds two per handshake.
     pub(crate) sent: u64,
     /// IKE datagrams received.
     pub(crate) received: u64,
@@ -117,6 +118,13 @@ impl Outcome {
             0.0
         };
         let failed: usize = self.failed.values().sum();
+        // Two messages of ours per handshake: requests as the initiator, responses as the
+        // responder.
+        let handshakes = if load.respond {
+            self.established + failed
+        } else {
+            self.initiated
+        };
         let reasons = if self.failed.is_empty() {
             String::new()
         } else {
@@ -138,7 +146,7 @@ impl Outcome {
             self.first.map_or(0.0, |d| d.as_secs_f64() * 1e3),
             self.sent,
             self.received,
-            self.sent.saturating_sub(2 * self.initiated as u64),
+            self.sent.saturating_sub(2 * handshakes as u64),
             self.not_ike,
             self.send_errors,
             self.timed_out,
