@@ -8,6 +8,7 @@ pub mod hitless;
 pub mod netns;
 pub mod process;
 pub mod scenario;
+pub mod stream;
 pub mod strongswan;
 pub mod traffic;
 pub mod tshark;
