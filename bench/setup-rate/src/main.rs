@@ -40,7 +40,7 @@ use crate::driver::Sockets;
 #[derive(Debug, Parser)]
 #[command(version, about, long_about = None)]
 struct Cli {
-    /// hitlessd configuration file (only [ike] and [connections] are used).
+    /// hitlessd configuration file (only `[ike]` and `[connections]` are used).
     #[arg(long)]
     config: PathBuf,
     /// The connection to initiate; it needs a `local_addrs` address to bind to.
