@@ -43,8 +43,8 @@ OL_B=10.232.0.2
 PORT=41000
 PIDS=()
 
-log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
-die() { log "error: $*"; exit 1; }
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
 
 kill_pids() {
   local p
@@ -74,15 +74,7 @@ gcc -O2 -Wall -pthread -o "$TMP/tunudp" "$ANCHORS/tunudp.c" -lcrypto || die "can
 
 setup_ns() {
   cleanup
-  ip netns add "$NS_A"
-  ip netns add "$NS_B"
-  ip link add sys-va netns "$NS_A" type veth peer name sys-vb netns "$NS_B"
-  ip -n "$NS_A" addr add "$UL_A/24" dev sys-va
-  ip -n "$NS_B" addr add "$UL_B/24" dev sys-vb
-  for ns in "$NS_A" "$NS_B"; do ip -n "$ns" link set lo up; done
-  ip -n "$NS_A" link set sys-va up
-  ip -n "$NS_B" link set sys-vb up
-  wait_ping "$UL_B"
+  ns_pair "$NS_A" "$NS_B" sys-va sys-vb "$UL_A" "$UL_B"
 }
 wait_ping() {
   local i
@@ -97,15 +89,6 @@ iperf_server() {
   ip netns exec "$NS_B" iperf3 -s -D -B "$1" -p 5201 --pidfile "$TMP/iperf3.pid" >/dev/null 2>&1
   sleep 0.5
 }
-cpu_ticks() { # utime+stime of the given pids (all threads)
-  local t=0 p
-  for p in "$@"; do
-    [ -r "/proc/$p/stat" ] && t=$((t + $(sed 's/^.*) //' "/proc/$p/stat" | awk '{print $12+$13}')))
-  done
-  echo "$t"
-}
-busy_cores() { awk '/^cpu /{print $2+$3+$4+$7+$8+$9, $2+$3+$4+$5+$6+$7+$8+$9}' /proc/stat; }
-
 # encap packets so far, from the A-side relay's SIGUSR1 snapshot
 snap_pkts() {
   local kind="$1" pid="$2" out="$3" n i

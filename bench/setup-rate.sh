@@ -54,8 +54,8 @@ NET_B=10.253.2.0/24
 PIDS=()
 HZ=$(getconf CLK_TCK)
 
-log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
-die() { log "error: $*"; exit 1; }
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
 
 kill_pids() {
   local p
@@ -91,33 +91,10 @@ SETUP_RATE="$ROOT/target/release/setup-rate"
 
 setup_ns() {
   cleanup
-  ip netns add "$NS_A"
-  ip netns add "$NS_B"
-  ip link add sr-va netns "$NS_A" type veth peer name sr-vb netns "$NS_B"
-  ip -n "$NS_A" addr add "$UL_A/24" dev sr-va
-  ip -n "$NS_B" addr add "$UL_B/24" dev sr-vb
   # An address inside each side's selectors: strongSwan's SPD install (its route's source)
   # needs one.
-  ip -n "$NS_A" addr add "$IN_A/32" dev lo
-  ip -n "$NS_B" addr add "$IN_B/32" dev lo
-  local ns
-  for ns in "$NS_A" "$NS_B"; do
-    ip -n "$ns" link set lo up
-    ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1
-  done
-  ip -n "$NS_A" link set sr-va up
-  ip -n "$NS_B" link set sr-vb up
-  local i
-  for i in $(seq 1 50); do
-    ip netns exec "$NS_A" ping -c1 -W1 "$UL_B" >/dev/null 2>&1 && return 0
-    sleep 0.2
-  done
-  die "no ping from $UL_A to $UL_B"
+  ns_pair "$NS_A" "$NS_B" sr-va sr-vb "$UL_A" "$UL_B" "$IN_A" "$IN_B"
 }
-ticks() { # utime+stime of a process (all its threads), in clock ticks
-  [ -r "/proc/$1/stat" ] && sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12+$13}' || echo 0
-}
-busy() { awk '/^cpu /{print $2+$3+$4+$7+$8+$9, $2+$3+$4+$5+$6+$7+$8+$9}' /proc/stat; }
 new_psk() { (umask 077; printf '0s%s\n' "$(head -c 32 /dev/urandom | base64)" >"$TMP/psk"); }
 
 hitless_config() { # FILE SIDE LOCAL REMOTE LOCAL_NET REMOTE_NET
@@ -184,59 +161,9 @@ start_engine_responder() { # N
   die "setup-rate --respond did not start: $(cat "$TMP/engine-$1.out")"
 }
 
-strongswan_config() { # SIDE LOCAL REMOTE LOCAL_NET REMOTE_NET CONN_EXTRA
-  local d="$TMP/sw-$1" s
-  for s in x509 x509ca x509ocsp x509aa x509ac x509crl pubkey private rsa ecdsa bliss pkcs8 pkcs12; do
-    mkdir -p "$d/swanctl/$s"
-  done
-  cat >"$d/swanctl/swanctl.conf" <<EOF
-connections {
-  tun {
-    version = 2
-    local_addrs = $2
-    remote_addrs = $3
-    proposals = aes128gcm16-prfsha256-x25519
-    encap = yes
-    dpd_delay = 0
-    rekey_time = 4h
-    $6
-    local {
-      auth = psk
-      id = $2
-    }
-    remote {
-      auth = psk
-      id = $3
-    }
-    children {
-      net {
-        mode = tunnel
-        local_ts = $4
-        remote_ts = $5
-        esp_proposals = aes128gcm16
-        rekey_time = 1h
-        start_action = none
-        close_action = none
-        dpd_action = none
-      }
-    }
-  }
-}
-secrets {
-  ike-ab {
-    id-a = $UL_A
-    id-b = $UL_B
-    secret = $(cat "$TMP/psk")
-  }
-}
-EOF
-  # The harness's "tuned" settings, the IKE SA table sized for 10,000 SAs.
-  cat >"$d/strongswan.conf" <<EOF
-charon {
-  load_modular = no
-  load = random nonce openssl aes sha1 sha2 hmac gcm curve25519 kdf pem pkcs1 pubkey x509 kernel-libipsec kernel-netlink socket-default vici updown counters
-  install_virtual_ip = no
-  threads = 16
+# The reference harness's "tuned" responder: DoS protection off, the IKE SA table sized for
+# 10,000 SAs.
+SW_TUNED='threads = 16
   reuse_ikesa = no
   ikesa_table_size = 16384
   ikesa_table_segments = 16
@@ -244,35 +171,13 @@ charon {
   cookie_threshold = 1000000
   cookie_threshold_ip = 1000000
   block_threshold = 1000000
-  half_open_timeout = 60
-  filelog { main { path = $d/charon.log
-    default = ${SW_LOGLEVEL:-0} } }
-  syslog { daemon { default = -1 } }
-  plugins {
-    vici { socket = unix://$d/charon.vici }
-    kernel-libipsec { allow_peer_ts = no }
-  }
+  half_open_timeout = 60'
+strongswan_config() { # SIDE LOCAL REMOTE LOCAL_NET REMOTE_NET CONN_EXTRA
+  swanctl_files "$TMP/sw-$1" "$2" "$3" "$4" "$5" "$(cat "$TMP/psk")" "$6" "$SW_TUNED"
 }
-EOF
-}
-swc() { local side=$1; shift; swanctl "$@" --uri "unix://$TMP/sw-$side/charon.vici"; }
 start_charon() { # SIDE NS; sets CHARON_PID
-  local d="$TMP/sw-$1"
-  rm -f "$d/charon.vici" "$d/pid"
-  # charon wants its own /run (pid file): a private mount namespace per daemon.
-  setsid ip netns exec "$2" unshare -m --propagation private sh -c \
-    "echo \$\$ >'$d/pid'; mount -t tmpfs sr-run /run && mkdir -p /run/lock && exec env STRONGSWAN_CONF='$d/strongswan.conf' '$CHARON'" \
-    </dev/null >"$d/stdout" 2>&1 &
-  disown
-  local i
-  for i in $(seq 1 100); do
-    [ -S "$d/charon.vici" ] && swc "$1" --stats >/dev/null 2>&1 && break
-    sleep 0.1
-  done
-  CHARON_PID=$(cat "$d/pid")
+  charon_start "$TMP/sw-$1" "$2"
   PIDS+=("$CHARON_PID")
-  swc "$1" --load-all --noprompt --file "$d/swanctl/swanctl.conf" >/dev/null \
-    || die "charon $1: $(cat "$d/stdout")"
 }
 start_strongswan_responder() {
   strongswan_config b "$UL_B" "$UL_A" "$NET_B" "$NET_A" "unique = never"
@@ -315,12 +220,12 @@ run_hitless_initiator() {
   mkdir -p "$TMP/hl-a"
   hitless_config "$TMP/hl-a/hitless.toml" a "$UL_A" "$UL_B" "$NET_A" "$NET_B"
   local r0 r1 b0 b1 t0 t1 times
-  r0=$(ticks "$RESPONDER"); b0=$(busy); t0=$(date +%s.%N)
+  r0=$(cpu_ticks "$RESPONDER"); b0=$(busy_cores); t0=$(date +%s.%N)
   perf_responder "$label-$n"
   # `time` gives the initiator's own CPU (user + system seconds).
   times=$( { TIMEFORMAT='%U %S'; time ip netns exec "$NS_A" "$SETUP_RATE" --config "$TMP/hl-a/hitless.toml" \
       --connection bench --count "$n" --window "$WINDOW" --timeout "$TIMEOUT" >"$out" 2>&1 || true; } 2>&1 )
-  t1=$(date +%s.%N); b1=$(busy); r1=$(ticks "$RESPONDER")
+  t1=$(date +%s.%N); b1=$(busy_cores); r1=$(cpu_ticks "$RESPONDER")
   perf_report "$label-$n"
   log "  initiator: $(cat "$out")"
   local rate est elapsed cpu
@@ -343,8 +248,8 @@ check_hitlessd_kept() { # N: the responder holds N IKE SAs and N Child SAs
 }
 check_strongswan_kept() { # LABEL N
   local line
-  line=$(swc b --stats | grep -E 'IKE_SAs' | sed 's/^ *//')
-  log "  strongSwan responder: $line (expected $2); $(swc b --counters 2>/dev/null | awk '/ike-init-in-req|ike-auth-in-req/ {printf "%s=%s ", $1, $3}')"
+  line=$(swc "$TMP/sw-b" --stats | grep -E 'IKE_SAs' | sed 's/^ *//')
+  log "  strongSwan responder: $line (expected $2); $(swc "$TMP/sw-b" --counters 2>/dev/null | awk '/ike-init-in-req|ike-auth-in-req/ {printf "%s=%s ", $1, $3}')"
   echo "held $1 $2 $(echo "$line" | grep -oE '[0-9]+ total' | cut -d' ' -f1)" >>"$RESULTS"
 }
 check_engine_kept() { # N
@@ -357,10 +262,10 @@ run_sw_sw() { # N
   strongswan_config a "$UL_A" "$UL_B" "$NET_A" "$NET_B" ""
   start_charon a "$NS_A"
   local initiator=$CHARON_PID r0 r1 i0 i1 b0 b1 t0 t1
-  r0=$(ticks "$RESPONDER"); i0=$(ticks "$initiator"); b0=$(busy); t0=$(date +%s.%N)
+  r0=$(cpu_ticks "$RESPONDER"); i0=$(cpu_ticks "$initiator"); b0=$(busy_cores); t0=$(date +%s.%N)
   perf_responder "sw-sw-$n"
   python3 "$HARNESS/vici_rate.py" "$TMP/sw-a/charon.vici" "$n" "$WINDOW" child "$TIMEOUT" >"$out" 2>&1 || true
-  t1=$(date +%s.%N); b1=$(busy); r1=$(ticks "$RESPONDER"); i1=$(ticks "$initiator")
+  t1=$(date +%s.%N); b1=$(busy_cores); r1=$(cpu_ticks "$RESPONDER"); i1=$(cpu_ticks "$initiator")
   perf_report "sw-sw-$n"
   log "  vici_rate: $(head -1 "$out")"
   local rate est elapsed

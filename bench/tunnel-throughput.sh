@@ -55,8 +55,8 @@ NET_B=10.243.2.0/24
 PORT=41000
 PIDS=()
 
-log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
-die() { log "error: $*"; exit 1; }
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
 
 kill_pids() {
   local p
@@ -111,23 +111,7 @@ gcc -O2 -Wall -pthread -o "$TMP/tunudp" "$ANCHORS/tunudp.c" -lcrypto || die "can
 
 setup_ns() {
   cleanup
-  ip netns add "$NS_A"
-  ip netns add "$NS_B"
-  ip link add tp-va netns "$NS_A" type veth peer name tp-vb netns "$NS_B"
-  ip -n "$NS_A" addr add "$UL_A/24" dev tp-va
-  ip -n "$NS_B" addr add "$UL_B/24" dev tp-vb
-  ip -n "$NS_A" addr add "$IN_A/32" dev lo
-  ip -n "$NS_B" addr add "$IN_B/32" dev lo
-  local ns
-  for ns in "$NS_A" "$NS_B"; do
-    ip -n "$ns" link set lo up
-    ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1
-    ip netns exec "$ns" sysctl -qw net.ipv4.conf.all.rp_filter=0
-    ip netns exec "$ns" sysctl -qw net.ipv4.conf.default.rp_filter=0
-  done
-  ip -n "$NS_A" link set tp-va up
-  ip -n "$NS_B" link set tp-vb up
-  wait_ping "$UL_A" "$UL_B"
+  ns_pair "$NS_A" "$NS_B" tp-va tp-vb "$UL_A" "$UL_B" "$IN_A" "$IN_B"
 }
 wait_ping() { # FROM TO
   local i
@@ -142,16 +126,6 @@ iperf_server() {
   ip netns exec "$NS_B" iperf3 -s -D -B "$1" -p 5201 --pidfile "$TMP/iperf3.pid" >/dev/null 2>&1
   sleep 0.5
 }
-cpu_ticks() { # utime+stime of the given pids (all threads)
-  local t=0 p
-  for p in "$@"; do
-    [ -r "/proc/$p/stat" ] && t=$((t + $(sed 's/^.*) //' "/proc/$p/stat" | awk '{print $12+$13}')))
-  done
-  echo "$t"
-}
-busy_cores() { awk '/^cpu /{print $2+$3+$4+$7+$8+$9, $2+$3+$4+$5+$6+$7+$8+$9}' /proc/stat; }
-median() { sort -g | awk '{a[NR]=$1} END{ if (NR==0) print "-"; else printf "%.3f", (NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2}'; }
-
 RESULTS="$TMP/results.txt"
 : >"$RESULTS"
 # measure LABEL TEST SRC DST  (TEST: tcp1 tcp4 udp64 udp1400); tunnel pids in $TUNNEL_PIDS
@@ -301,83 +275,19 @@ start_hitless() { # UDP_ENCAP
   iperf_server "$IN_B"
 }
 
-swanctl_config() { # SIDE LOCAL REMOTE LOCAL_NET REMOTE_NET
-  local d="$TMP/sw-$1" s
-  for s in x509 x509ca x509ocsp x509aa x509ac x509crl pubkey private rsa ecdsa bliss pkcs8 pkcs12; do
-    mkdir -p "$d/swanctl/$s"
-  done
-  cat >"$d/swanctl/swanctl.conf" <<EOF
-connections {
-  tun {
-    version = 2
-    local_addrs = $2
-    remote_addrs = $3
-    proposals = aes128gcm16-prfsha256-x25519
-    encap = yes
-    dpd_delay = 0
-    local { auth = psk
-      id = $2 }
-    remote { auth = psk
-      id = $3 }
-    children {
-      net {
-        local_ts = $4
-        remote_ts = $5
-        esp_proposals = aes128gcm16
-        start_action = none
-      }
-    }
-  }
-}
-secrets {
-  ike-ab {
-    id-a = $UL_A
-    id-b = $UL_B
-    secret = 0s$(cat "$TMP/psk")
-  }
-}
-EOF
-  cat >"$d/strongswan.conf" <<EOF
-charon {
-  load_modular = no
-  load = random nonce openssl aes sha1 sha2 hmac gcm curve25519 kdf pem pkcs1 pubkey x509 kernel-libipsec kernel-netlink socket-default vici
-  install_virtual_ip = no
-  filelog { main { path = $d/charon.log
-    default = 0 } }
-  syslog { daemon { default = -1 } }
-  plugins {
-    vici { socket = unix://$d/charon.vici }
-    kernel-libipsec { allow_peer_ts = no }
-  }
-}
-EOF
-}
-swc() { local side=$1; shift; swanctl "$@" --uri "unix://$TMP/sw-$side/charon.vici"; }
 start_strongswan() {
   setup_ns
-  [ -x "$CHARON" ] || die "$CHARON is missing (strongswan-charon)"
   (umask 077; head -c 32 /dev/urandom | base64 >"$TMP/psk")
-  swanctl_config a "$UL_A" "$UL_B" "$NET_A" "$NET_B"
-  swanctl_config b "$UL_B" "$UL_A" "$NET_B" "$NET_A"
+  swanctl_files "$TMP/sw-a" "$UL_A" "$UL_B" "$NET_A" "$NET_B" "0s$(cat "$TMP/psk")"
+  swanctl_files "$TMP/sw-b" "$UL_B" "$UL_A" "$NET_B" "$NET_A" "0s$(cat "$TMP/psk")"
   local side pids=()
   for side in a b; do
-    rm -f "$TMP/sw-$side/charon.vici" "$TMP/sw-$side/pid"
-    # charon wants its own /run (pid file, lock): a private mount namespace per daemon.
-    setsid ip netns exec "tp-$side" unshare -m --propagation private sh -c \
-      "echo \$\$ >'$TMP/sw-$side/pid'; mount -t tmpfs tp-run /run && mkdir -p /run/lock && exec env STRONGSWAN_CONF='$TMP/sw-$side/strongswan.conf' '$CHARON'" \
-      </dev/null >"$TMP/sw-$side/stdout" 2>&1 &
-    local i
-    for i in $(seq 1 100); do
-      [ -S "$TMP/sw-$side/charon.vici" ] && swc "$side" --stats >/dev/null 2>&1 && break
-      sleep 0.1
-    done
-    swc "$side" --load-all --noprompt --file "$TMP/sw-$side/swanctl/swanctl.conf" >/dev/null \
-      || die "charon $side: $(cat "$TMP/sw-$side/stdout")"
-    pids+=("$(cat "$TMP/sw-$side/pid")")
+    charon_start "$TMP/sw-$side" "tp-$side"
+    pids+=("$CHARON_PID")
   done
   PIDS+=("${pids[@]}")
   TUNNEL_PIDS="${pids[*]}"
-  swc a --initiate --child net --timeout 15 >/dev/null || die "strongSwan tunnel did not come up"
+  swc "$TMP/sw-a" --initiate --child net --timeout 15 >/dev/null || die "strongSwan tunnel did not come up"
   wait_ping "$IN_A" "$IN_B"
   iperf_server "$IN_B"
 }
